@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LAMINA_RUNTIME_CGROUP_H
+#define LAMINA_RUNTIME_CGROUP_H
+
+/*
+ * Per-sandbox cgroups with two backends behind one table of operations:
+ *  - v2: one cgroup in the unified hierarchy (memory, pids, cpu, cgroup.kill);
+ *  - v1-hybrid: memory, pids and cpu cgroups on v1, plus a cgroup in the unified
+ *    tree (when mounted) that gives the sandbox an identity and a group kill.
+ * The hierarchy root is injected so the logic is unit-tested against a fake tree.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+struct cgroup_limits {
+	uint64_t memory_bytes;
+	uint32_t pids_max;
+	uint32_t cpu_millis;	/* 0: unlimited */
+};
+
+struct cgroup_stats {
+	uint64_t peak_memory_bytes;
+	uint64_t oom_kills;	/* since the last cgroup_apply() */
+};
+
+enum cgroup_dir {
+	CGROUP_DIR_MEMORY,
+	CGROUP_DIR_PIDS,
+	CGROUP_DIR_CPU,
+	CGROUP_DIR_UNIFIED,
+	CGROUP_DIR_COUNT,
+};
+
+struct cgroup_manager;
+
+/* One sandbox's cgroup (one directory per hierarchy in use). */
+struct cgroup {
+	struct cgroup_manager *manager;
+	char name[64];
+	int dir_fd[CGROUP_DIR_COUNT];	/* -1 where the backend has no such dir */
+	int procs_fd[CGROUP_DIR_COUNT];	/* cgroup.procs, open for writing */
+	int peak_fd;			/* v2: memory.peak, reset per open file */
+	uint64_t oom_kills_base;
+};
+
+struct cgroup_backend {
+	const char *name;
+	/* Which hierarchy directories the backend uses, relative to the root. */
+	const char *dir_path[CGROUP_DIR_COUNT];
+	int (*apply)(struct cgroup *cg, const struct cgroup_limits *limits, struct lr_error *err);
+	int (*kill)(struct cgroup *cg, struct lr_error *err);
+	int (*stats)(struct cgroup *cg, struct cgroup_stats *stats, struct lr_error *err);
+};
+
+extern const struct cgroup_backend cgroup_backend_v1_hybrid;
+extern const struct cgroup_backend cgroup_backend_v2;
+
+struct cgroup_manager {
+	const struct cgroup_backend *backend;
+	char root[256];
+	char parent[256];
+	bool remove_parent;	/* the parent is lamina's own: removed once empty */
+	int parent_fd[CGROUP_DIR_COUNT];
+	unsigned long next_id;
+};
+
+/* Picks the backend from what is mounted under root. */
+int cgroup_detect(const char *root, const struct cgroup_backend **out, struct lr_error *err);
+
+int cgroup_manager_init(struct cgroup_manager *m, const char *root, const char *parent,
+			bool remove_parent, struct lr_error *err);
+void cgroup_manager_fini(struct cgroup_manager *m);
+
+int cgroup_create(struct cgroup_manager *m, struct cgroup **out, struct lr_error *err);
+int cgroup_apply(struct cgroup *cg, const struct cgroup_limits *limits, struct lr_error *err);
+/* Moves pid into every hierarchy of cg. */
+int cgroup_attach(struct cgroup *cg, pid_t pid, struct lr_error *err);
+/* The same for the calling process, from a child after clone: no allocation. */
+int cgroup_enter_self(const struct cgroup *cg);
+int cgroup_kill(struct cgroup *cg, struct lr_error *err);
+int cgroup_stats(struct cgroup *cg, struct cgroup_stats *stats, struct lr_error *err);
+/* True when no process is left in any of its hierarchies. */
+bool cgroup_is_empty(struct cgroup *cg);
+/* Removes the directories (waiting briefly for dying tasks) and frees cg. Accepts NULL. */
+int cgroup_destroy(struct cgroup *cg, struct lr_error *err);
+
+/* Helpers shared by the backends. */
+int cgroup_write(int dir_fd, const char *file, const char *value, struct lr_error *err);
+int cgroup_read(int dir_fd, const char *file, char *buf, size_t size, struct lr_error *err);
+/* Finds "key N" in a flat-keyed file (memory.events, memory.oom_control). */
+int cgroup_read_key(int dir_fd, const char *file, const char *key, uint64_t *value,
+		    struct lr_error *err);
+int cgroup_read_u64(int dir_fd, const char *file, uint64_t *value, struct lr_error *err);
+
+#endif

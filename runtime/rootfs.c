@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: MIT */
+#include "rootfs.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+/* What of the host's /etc a language runtime needs: the loader, name service, time
+ * zone, TLS roots and the runtimes' own configuration. Nothing with accounts or keys. */
+static const char *const curated_etc[] = {
+	"alternatives", "ssl", "ca-certificates", "ld.so.cache", "ld.so.conf", "ld.so.conf.d",
+	"nsswitch.conf", "resolv.conf", "host.conf", "gai.conf", "protocols", "services",
+	"localtime", "timezone", "mime.types", "os-release", "debian_version",
+	"java-17-openjdk", "python3", "python3.11", "mono",
+};
+
+/* On merged-/usr hosts these are symlinks into /usr and are recreated as such. */
+static const char *const usr_links[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
+
+static const char *arena_dup(struct rootfs_plan *plan, const char *s, size_t len)
+{
+	char *p;
+
+	if (plan->arena_used + len + 1 > sizeof(plan->arena))
+		return NULL;
+	p = plan->arena + plan->arena_used;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	plan->arena_used += len + 1;
+	return p;
+}
+
+static const char *arena_printf(struct rootfs_plan *plan, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static const char *arena_printf(struct rootfs_plan *plan, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return NULL;
+	return arena_dup(plan, buf, n);
+}
+
+static int add_op(struct rootfs_plan *plan, struct rootfs_op op, struct lr_error *err)
+{
+	if (plan->n_ops == ROOTFS_MAX_OPS)
+		return lr_error_invalid(err, E2BIG, "too many mounts in the sandbox's root");
+	if (!op.target || (op.kind != ROOTFS_MKDIR && op.kind != ROOTFS_PROC &&
+			   op.kind != ROOTFS_READONLY && op.kind != ROOTFS_DEVNODE &&
+			   op.kind != ROOTFS_TMPFS && !op.source && op.kind != ROOTFS_FILE))
+		return lr_error_invalid(err, ENAMETOOLONG, "sandbox root plan: path too long");
+	plan->ops[plan->n_ops++] = op;
+	return 0;
+}
+
+static int add_mkdir(struct rootfs_plan *plan, const char *target, mode_t mode,
+		     struct lr_error *err)
+{
+	return add_op(plan, (struct rootfs_op){ .kind = ROOTFS_MKDIR, .target = target, .mode = mode },
+		      err);
+}
+
+static int add_file(struct rootfs_plan *plan, const char *target, const char *data,
+		    struct lr_error *err)
+{
+	return add_op(plan,
+		      (struct rootfs_op){ .kind = ROOTFS_FILE, .target = target, .data = data,
+					  .data_len = data ? strlen(data) : 0, .mode = 0444 },
+		      err);
+}
+
+static int add_bind(struct rootfs_plan *plan, const char *source, const char *target,
+		    struct lr_error *err)
+{
+	return add_op(plan, (struct rootfs_op){ .kind = ROOTFS_BIND, .source = source, .target = target },
+		      err);
+}
+
+static int add_host_entry(struct rootfs_plan *plan, const char *host_path, const char *target,
+			  struct lr_error *err)
+{
+	struct stat st;
+	int r;
+
+	if (lstat(host_path, &st) < 0)
+		return 0;	/* what the host lacks, the sandbox lacks too */
+	if (S_ISLNK(st.st_mode)) {
+		char link[PATH_MAX];
+		ssize_t n = readlink(host_path, link, sizeof(link) - 1);
+
+		if (n < 0)
+			return lr_error_set(err, errno, "readlink '%s'", host_path);
+		return add_op(plan,
+			      (struct rootfs_op){ .kind = ROOTFS_SYMLINK,
+						  .source = arena_dup(plan, link, n),
+						  .target = arena_dup(plan, target, strlen(target)) },
+			      err);
+	}
+	target = arena_dup(plan, target, strlen(target));
+	host_path = arena_dup(plan, host_path, strlen(host_path));
+	if (S_ISDIR(st.st_mode))
+		r = add_mkdir(plan, target, 0755, err);
+	else if (S_ISREG(st.st_mode))
+		r = add_file(plan, target, NULL, err);
+	else
+		return 0;
+	if (r < 0)
+		return r;
+	return add_bind(plan, host_path, target, err);
+}
+
+int rootfs_plan_base(struct rootfs_plan *plan, struct lr_error *err)
+{
+	static const char *const dirs[] = { "usr", "etc", "var", "var/task", "opt", "tmp", "proc",
+					     "dev" };
+	int r;
+
+	memset(plan, 0, sizeof(*plan));
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		r = add_mkdir(plan, dirs[i], 0755, err);
+		if (r < 0)
+			return r;
+	}
+	r = add_bind(plan, "/usr", "usr", err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < sizeof(usr_links) / sizeof(usr_links[0]); i++) {
+		char host[64];
+
+		snprintf(host, sizeof(host), "/%s", usr_links[i]);
+		r = add_host_entry(plan, host, usr_links[i], err);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < sizeof(curated_etc) / sizeof(curated_etc[0]); i++) {
+		char host[128], target[128];
+
+		snprintf(host, sizeof(host), "/etc/%s", curated_etc[i]);
+		snprintf(target, sizeof(target), "etc/%s", curated_etc[i]);
+		r = add_host_entry(plan, host, target, err);
+		if (r < 0)
+			return r;
+	}
+	r = add_file(plan, "etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost\n", err);
+	return r;
+}
+
+int rootfs_plan_sandbox(struct rootfs_plan *plan, const struct rootfs_sandbox *sb,
+			struct lr_error *err)
+{
+	static const struct {
+		const char *name;
+		unsigned major, minor;
+	} devices[] = { { "dev/null", 1, 3 }, { "dev/zero", 1, 5 }, { "dev/full", 1, 7 },
+			{ "dev/random", 1, 8 }, { "dev/urandom", 1, 9 } };
+	static const char *const dev_links[][2] = { { "/proc/self/fd", "dev/fd" },
+						    { "/proc/self/fd/0", "dev/stdin" },
+						    { "/proc/self/fd/1", "dev/stdout" },
+						    { "/proc/self/fd/2", "dev/stderr" } };
+	int r;
+
+	/* The sandbox's own identity in /etc/passwd and /etc/group, so that getpwuid()
+	 * (Java's user.name, Python's getpass) answers. */
+	r = add_file(plan, "etc/passwd",
+		     arena_printf(plan,
+				  "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+				  "sbx_user:x:%u:%u:sandbox:/tmp:/usr/sbin/nologin\n"
+				  "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+				  (unsigned)sb->uid, (unsigned)sb->gid),
+		     err);
+	if (r == 0)
+		r = add_file(plan, "etc/group",
+			     arena_printf(plan, "root:x:0:\nsbx_user:x:%u:\nnogroup:x:65534:\n",
+					  (unsigned)sb->gid),
+			     err);
+	if (r == 0 && sb->code_dir)
+		r = add_bind(plan, sb->code_dir, "var/task", err);
+	if (r == 0 && sb->opt_dir)
+		r = add_bind(plan, sb->opt_dir, "opt", err);
+	/* Everything so far, the root itself included, becomes read-only at once. */
+	if (r == 0)
+		r = add_op(plan, (struct rootfs_op){ .kind = ROOTFS_READONLY, .target = ".", .flags = 1 },
+			   err);
+	if (r == 0)
+		r = add_op(plan,
+			   (struct rootfs_op){ .kind = ROOTFS_TMPFS, .target = "dev",
+					       .data = "size=64k,nr_inodes=64,mode=755",
+					       .flags = MS_NOSUID | MS_NOEXEC },
+			   err);
+	for (size_t i = 0; r == 0 && i < sizeof(devices) / sizeof(devices[0]); i++)
+		r = add_op(plan,
+			   (struct rootfs_op){ .kind = ROOTFS_DEVNODE, .target = devices[i].name,
+					       .mode = S_IFCHR | 0666,
+					       .dev = makedev(devices[i].major, devices[i].minor) },
+			   err);
+	for (size_t i = 0; r == 0 && i < sizeof(dev_links) / sizeof(dev_links[0]); i++)
+		r = add_op(plan,
+			   (struct rootfs_op){ .kind = ROOTFS_SYMLINK, .source = dev_links[i][0],
+					       .target = dev_links[i][1] },
+			   err);
+	if (r == 0)
+		r = add_op(plan, (struct rootfs_op){ .kind = ROOTFS_READONLY, .target = "dev" }, err);
+	if (r == 0)
+		r = add_op(plan,
+			   (struct rootfs_op){ .kind = ROOTFS_TMPFS, .target = "tmp",
+					       .data = arena_printf(plan, "size=%" PRIu64 ",mode=1777",
+								    sb->tmp_bytes),
+					       .flags = MS_NOSUID | MS_NODEV },
+			   err);
+	if (r == 0)
+		r = add_op(plan, (struct rootfs_op){ .kind = ROOTFS_PROC, .target = "proc" }, err);
+	return r;
+}
+
+/* ---- child side: no allocation, no stdio ---- */
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		data += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int run_op(const struct rootfs_op *op)
+{
+	struct mount_attr attr = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	};
+	int fd, r;
+
+	switch (op->kind) {
+	case ROOTFS_MKDIR:
+		if (mkdir(op->target, op->mode) < 0 && errno != EEXIST)
+			return -errno;
+		return 0;
+	case ROOTFS_SYMLINK:
+		return symlink(op->source, op->target) < 0 ? -errno : 0;
+	case ROOTFS_FILE:
+		fd = open(op->target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, op->mode);
+		if (fd < 0)
+			return -errno;
+		r = write_all(fd, op->data, op->data_len);
+		close(fd);
+		return r;
+	case ROOTFS_BIND:
+		return mount(op->source, op->target, NULL, MS_BIND | MS_REC, NULL) < 0 ? -errno : 0;
+	case ROOTFS_TMPFS:
+		return mount("tmpfs", op->target, "tmpfs", op->flags, op->data) < 0 ? -errno : 0;
+	case ROOTFS_PROC:
+		return mount("proc", op->target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0
+			       ? -errno
+			       : 0;
+	case ROOTFS_DEVNODE:
+		return mknod(op->target, op->mode, op->dev) < 0 ? -errno : 0;
+	case ROOTFS_READONLY:
+		if (!op->flags)
+			attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
+		return mount_setattr(AT_FDCWD, op->target, op->flags ? AT_RECURSIVE : 0, &attr,
+				     sizeof(attr)) < 0
+			       ? -errno
+			       : 0;
+	}
+	return -EINVAL;
+}
+
+int rootfs_enter(const struct rootfs_plan *plan, int *failed_op)
+{
+	int fs_fd, mnt_fd, r;
+
+	*failed_op = -1;
+	/* Nothing the sandbox mounts may propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	/* The new root: a small tmpfs stacked over '/', so host paths stay reachable for
+	 * the bind sources until pivot_root, and no host directory is needed to stage it. */
+	fs_fd = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fs_fd < 0)
+		return -errno;
+	if (fsconfig(fs_fd, FSCONFIG_SET_STRING, "size", "256k", 0) < 0 ||
+	    fsconfig(fs_fd, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+	    fsconfig(fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		r = -errno;
+		close(fs_fd);
+		return r;
+	}
+	mnt_fd = fsmount(fs_fd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	close(fs_fd);
+	if (mnt_fd < 0)
+		return -errno;
+	if (move_mount(mnt_fd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0 || fchdir(mnt_fd) < 0) {
+		r = -errno;
+		close(mnt_fd);
+		return r;
+	}
+	close(mnt_fd);
+	for (size_t i = 0; i < plan->n_ops; i++) {
+		r = run_op(&plan->ops[i]);
+		if (r < 0) {
+			*failed_op = (int)i;
+			return r;
+		}
+	}
+	/* Swap roots and drop every reference to the host's tree. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return -errno;
+	if (umount2(".", MNT_DETACH) < 0)
+		return -errno;
+	if (chdir("/") < 0)
+		return -errno;
+	return 0;
+}
