@@ -15,7 +15,8 @@
 
 int cgroup_write(int dir_fd, const char *file, const char *value, struct lr_error *err)
 {
-	_cleanup_close_ int fd = openat(dir_fd, file, O_WRONLY | O_CLOEXEC);
+	/* O_TRUNC as a shell's '>' does: ignored by cgroupfs, right for a fake tree. */
+	_cleanup_close_ int fd = openat(dir_fd, file, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	size_t len = strlen(value);
 
 	if (fd < 0)

@@ -291,6 +291,8 @@ int rootfs_enter(const struct rootfs_plan *plan, int *failed_op)
 	int fs_fd, mnt_fd, r;
 
 	*failed_op = -1;
+	/* Modes in the plan are meant exactly (devices 0666); the caller's umask is not. */
+	umask(0);
 	/* Nothing the sandbox mounts may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -errno;
@@ -330,5 +332,6 @@ int rootfs_enter(const struct rootfs_plan *plan, int *failed_op)
 		return -errno;
 	if (chdir("/") < 0)
 		return -errno;
+	umask(022);
 	return 0;
 }

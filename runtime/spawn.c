@@ -56,7 +56,7 @@ enum child_step {
 
 static const char *const step_names[] = {
 	[STEP_NONE] = "spawn",
-	[STEP_SIGNALS] = "reset signals",
+	[STEP_SIGNALS] = "reset signals and session",
 	[STEP_CGROUP] = "join cgroup",
 	[STEP_CGROUP_NS] = "create cgroup namespace",
 	[STEP_NETNS] = "join network namespace",
@@ -234,6 +234,10 @@ static int child_main(void *arg)
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		return child_fail(a, STEP_SIGNALS, -errno);
 
+	/* A session of its own: no controlling terminal to inject input into (TIOCSTI)
+	 * and no process group shared with the caller. */
+	if (setsid() < 0)
+		return child_fail(a, STEP_SIGNALS, -errno);
 	/* Limits apply before the sandbox allocates anything of its own. */
 	r = cgroup_enter_self(a->cgroup);
 	if (r < 0)

@@ -112,7 +112,7 @@ static void print_json(const struct lr_result *res)
 			      "wall_ms", res->wall_ns / 1e6,
 			      "peak_memory_bytes", (json_int_t)res->peak_memory_bytes,
 			      "oom_kills", (json_int_t)res->oom_kills);
-	char *s = json_dumps(o, JSON_COMPACT);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 
 	fflush(stdout);
 	fprintf(stderr, "%s\n", s);
