@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,5 +350,86 @@ int cgroup_destroy(struct cgroup *cg, struct lr_error *err)
 		close(cg->peak_fd);
 	cgroup_remove_dirs(cg, CGROUP_DIR_COUNT);
 	free(cg);
+	return 0;
+}
+
+/* The runtime that made "sbx-<pid>-<n>" is gone when <pid> no longer exists. */
+static bool owner_is_gone(const char *name)
+{
+	char *end;
+	long pid;
+
+	if (strncmp(name, "sbx-", 4) != 0)
+		return false;
+	pid = strtol(name + 4, &end, 10);
+	if (end == name + 4 || *end != '-' || pid <= 0)
+		return false;
+	return pid != getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+static void kill_members(int dir_fd)
+{
+	/* A few rounds: a member may fork while we read. The pid namespace's init
+	 * dying takes the rest with it, so this converges at once in practice. */
+	for (int round = 0; round < 50; round++) {
+		char buf[4096];
+		int n = cgroup_read(dir_fd, "cgroup.procs", buf, sizeof(buf), NULL);
+
+		if (n <= 0)
+			return;
+		for (char *p = buf; *p;) {
+			long pid = strtol(p, &p, 10);
+
+			if (pid > 0)
+				kill((pid_t)pid, SIGKILL);
+			while (*p == '\n')
+				p++;
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = 2 * 1000 * 1000 }, NULL);
+	}
+}
+
+int cgroup_sweep(struct cgroup_manager *m, unsigned *removed, struct lr_error *err)
+{
+	*removed = 0;
+	for (int d = 0; d < CGROUP_DIR_COUNT; d++) {
+		int fd;
+		DIR *dir;
+		struct dirent *e;
+
+		if (m->parent_fd[d] < 0)
+			continue;
+		fd = openat(m->parent_fd[d], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return lr_error_set(err, errno, "open cgroup '%s'", m->parent);
+		dir = fdopendir(fd);
+		if (!dir) {
+			close(fd);
+			return lr_error_set(err, errno, "read cgroup '%s'", m->parent);
+		}
+		while ((e = readdir(dir))) {
+			int leaf;
+
+			if (e->d_type != DT_DIR || !owner_is_gone(e->d_name))
+				continue;
+			leaf = openat(m->parent_fd[d], e->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (leaf < 0)
+				continue;
+			if (d == CGROUP_DIR_UNIFIED)
+				cgroup_write(leaf, "cgroup.kill", "1", NULL);
+			kill_members(leaf);
+			close(leaf);
+			for (int tries = 0; tries < 500; tries++) {
+				if (unlinkat(m->parent_fd[d], e->d_name, AT_REMOVEDIR) == 0) {
+					(*removed)++;
+					break;
+				}
+				if (errno != EBUSY)
+					break;
+				nanosleep(&(struct timespec){ .tv_nsec = 1000 * 1000 }, NULL);
+			}
+		}
+		closedir(dir);
+	}
 	return 0;
 }

@@ -88,6 +88,10 @@ bool cgroup_is_empty(struct cgroup *cg);
 /* Removes the directories (waiting briefly for dying tasks) and frees cg. Accepts NULL. */
 int cgroup_destroy(struct cgroup *cg, struct lr_error *err);
 
+/* Kills and removes the sandboxes left by runtimes that no longer run (their cgroup
+ * names carry the creator's pid). Counts directories removed. */
+int cgroup_sweep(struct cgroup_manager *m, unsigned *removed, struct lr_error *err);
+
 /* Helpers shared by the backends. */
 int cgroup_write(int dir_fd, const char *file, const char *value, struct lr_error *err);
 int cgroup_read(int dir_fd, const char *file, char *buf, size_t size, struct lr_error *err);

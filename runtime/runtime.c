@@ -89,6 +89,11 @@ void lr_runtime_free(struct lr_runtime *rt)
 	free(rt);
 }
 
+int lr_runtime_sweep(struct lr_runtime *rt, unsigned *removed, struct lr_error *err)
+{
+	return cgroup_sweep(&rt->cgroups, removed, err);
+}
+
 const char *lr_runtime_cgroup_backend(const struct lr_runtime *rt)
 {
 	return rt->cgroups.backend->name;

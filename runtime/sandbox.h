@@ -90,6 +90,9 @@ int lr_runtime_new(const struct lr_runtime_config *config, struct lr_runtime **o
 		   struct lr_error *err);
 /* Frees the pool and removes the default parent cgroup if nothing else uses it. */
 void lr_runtime_free(struct lr_runtime *rt);
+/* Kills and removes what runtimes that died (kill -9) left under the parent cgroup:
+ * their sandboxes' processes and cgroups. Their mounts died with their namespaces. */
+int lr_runtime_sweep(struct lr_runtime *rt, unsigned *removed, struct lr_error *err);
 /* "v2" or "v1-hybrid" */
 const char *lr_runtime_cgroup_backend(const struct lr_runtime *rt);
 

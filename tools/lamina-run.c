@@ -318,6 +318,11 @@ int main(int argc, char **argv)
 	}
 
 	r = lr_runtime_new(&config, &rt, &err);
+	if (r == 0) {
+		unsigned swept;
+		/* What an earlier lamina-run killed with -9 left: its cgroups. */
+		r = lr_runtime_sweep(rt, &swept, &err);
+	}
 	if (r == 0)
 		r = lr_sandbox_spawn(rt, &spec, &sb, &err);
 	if (r == 0)
