@@ -191,6 +191,25 @@ int rootfs_plan_sandbox(struct rootfs_plan *plan, const struct rootfs_sandbox *s
 		r = add_bind(plan, sb->code_dir, "var/task", err);
 	if (r == 0 && sb->opt_dir)
 		r = add_bind(plan, sb->opt_dir, "opt", err);
+	for (size_t i = 0; r == 0 && i < sb->n_binds; i++) {
+		const char *target = sb->binds[i].target;
+
+		/* Only under /var: elsewhere a mount point would have to be made inside a
+		 * host bind (/usr, /etc) before it turns read-only. */
+		if (strncmp(target, "/var/", 5) != 0 || !strncmp(target, "/var/task", 9) ||
+		    strstr(target, "/..") || strstr(target, "//") || target[strlen(target) - 1] == '/')
+			return lr_error_invalid(err, EINVAL,
+						"bind target '%s' must be a path under /var/ other than /var/task",
+						target);
+		/* mkdir -p, one op per component below var/. */
+		for (const char *p = target + 5; r == 0 && (p = strchr(p, '/')); p++)
+			r = add_mkdir(plan, arena_dup(plan, target + 1, p - target - 1), 0755, err);
+		if (r == 0)
+			r = add_mkdir(plan, arena_dup(plan, target + 1, strlen(target) - 1), 0755, err);
+		if (r == 0)
+			r = add_bind(plan, arena_dup(plan, sb->binds[i].source, strlen(sb->binds[i].source)),
+				     arena_dup(plan, target + 1, strlen(target) - 1), err);
+	}
 	/* Everything so far, the root itself included, becomes read-only at once. */
 	if (r == 0)
 		r = add_op(plan, (struct rootfs_op){ .kind = ROOTFS_READONLY, .target = ".", .flags = 1 },

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "sandbox.h"
 
 enum rootfs_op_kind {
 	ROOTFS_MKDIR,		/* target, mode */
@@ -53,6 +54,8 @@ int rootfs_plan_base(struct rootfs_plan *plan, struct lr_error *err);
 struct rootfs_sandbox {
 	const char *code_dir;
 	const char *opt_dir;
+	const struct lr_bind *binds;	/* targets absolute, under /var/ */
+	size_t n_binds;
 	uint64_t tmp_bytes;
 	uid_t uid;
 	gid_t gid;

@@ -47,11 +47,20 @@ struct lr_fd_map {
 	int target;	/* fd number inside the sandbox (>= 3) */
 };
 
+/* A further read-only bind; target must lie under /var/ (not /var/task), e.g. the
+ * language runtime at /var/runtime. */
+struct lr_bind {
+	const char *source;
+	const char *target;
+};
+
 struct lr_spec {
 	const char *const *argv;	/* argv[0] is looked up in PATH inside the sandbox */
 	const char *const *envp;	/* the whole environment: nothing is inherited */
 	const char *code_dir;		/* bound read-only at /var/task; NULL: empty dir */
 	const char *opt_dir;		/* bound read-only at /opt; NULL: empty dir */
+	const struct lr_bind *binds;	/* up to 8 */
+	size_t n_binds;
 	const char *cwd;		/* NULL: /var/task */
 	const char *hostname;		/* NULL: "lamina" */
 	uid_t uid;			/* never 0 */

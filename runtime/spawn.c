@@ -323,6 +323,14 @@ static int validate_spec(const struct lr_spec *spec, struct lr_error *err)
 		if (!S_ISDIR(st.st_mode))
 			return lr_error_invalid(err, ENOTDIR, "%s '%s' is not a directory", what, dir);
 	}
+	if (spec->n_binds > 8)
+		return lr_error_invalid(err, EINVAL, "too many binds (%zu, at most 8)", spec->n_binds);
+	for (size_t i = 0; i < spec->n_binds; i++) {
+		if (!spec->binds[i].source || spec->binds[i].source[0] != '/' || !spec->binds[i].target)
+			return lr_error_invalid(err, EINVAL, "bind %zu: source must be an absolute path", i);
+		if (stat(spec->binds[i].source, &st) < 0)
+			return lr_error_set(err, errno, "bind source '%s'", spec->binds[i].source);
+	}
 	if (spec->net == LR_NET_JOIN && spec->netns_fd < 0)
 		return lr_error_invalid(err, EBADF, "network namespace fd to join is not open");
 	for (int i = 0; i < 3; i++)
@@ -383,6 +391,8 @@ int lr_sandbox_spawn(struct lr_runtime *rt, const struct lr_spec *spec, struct l
 	memcpy(plan, &rt->base_plan, sizeof(*plan));
 	r = rootfs_plan_sandbox(plan, &(struct rootfs_sandbox){ .code_dir = spec->code_dir,
 								.opt_dir = spec->opt_dir,
+								.binds = spec->binds,
+								.n_binds = spec->n_binds,
 								.tmp_bytes = tmp_bytes,
 								.uid = spec->uid,
 								.gid = spec->gid },
