@@ -325,7 +325,20 @@ int cgroup_kill(struct cgroup *cg, struct lr_error *err)
 
 int cgroup_stats(struct cgroup *cg, struct cgroup_stats *stats, struct lr_error *err)
 {
-	return cg->manager->backend->stats(cg, stats, err);
+	int r = cg->manager->backend->stats(cg, stats, err);
+
+	/* cpu.stat is a core file of every v2 cgroup, controllers or not: the unified
+	 * cgroup gives CPU time on both backends. */
+	stats->cpu_usec = 0;
+	if (r == 0 && cg->dir_fd[CGROUP_DIR_UNIFIED] >= 0)
+		r = cgroup_read_key(cg->dir_fd[CGROUP_DIR_UNIFIED], "cpu.stat", "usage_usec",
+				    &stats->cpu_usec, err);
+	return r;
+}
+
+int cgroup_reset_peak(struct cgroup *cg, struct lr_error *err)
+{
+	return cg->manager->backend->reset_peak(cg, err);
 }
 
 bool cgroup_is_empty(struct cgroup *cg)

@@ -23,8 +23,9 @@ struct cgroup_limits {
 };
 
 struct cgroup_stats {
-	uint64_t peak_memory_bytes;
-	uint64_t oom_kills;	/* since the last cgroup_apply() */
+	uint64_t peak_memory_bytes;	/* since the last apply or reset_peak */
+	uint64_t oom_kills;		/* since the last cgroup_apply() */
+	uint64_t cpu_usec;		/* total CPU time of the cgroup's tasks */
 };
 
 enum cgroup_dir {
@@ -54,6 +55,7 @@ struct cgroup_backend {
 	int (*apply)(struct cgroup *cg, const struct cgroup_limits *limits, struct lr_error *err);
 	int (*kill)(struct cgroup *cg, struct lr_error *err);
 	int (*stats)(struct cgroup *cg, struct cgroup_stats *stats, struct lr_error *err);
+	int (*reset_peak)(struct cgroup *cg, struct lr_error *err);
 };
 
 extern const struct cgroup_backend cgroup_backend_v1_hybrid;
@@ -83,6 +85,7 @@ int cgroup_attach(struct cgroup *cg, pid_t pid, struct lr_error *err);
 int cgroup_enter_self(const struct cgroup *cg);
 int cgroup_kill(struct cgroup *cg, struct lr_error *err);
 int cgroup_stats(struct cgroup *cg, struct cgroup_stats *stats, struct lr_error *err);
+int cgroup_reset_peak(struct cgroup *cg, struct lr_error *err);
 /* True when no process is left in any of its hierarchies. */
 bool cgroup_is_empty(struct cgroup *cg);
 /* Removes the directories (waiting briefly for dying tasks) and frees cg. Accepts NULL. */

@@ -49,6 +49,12 @@ static int v1_set_memory(struct cgroup *cg, uint64_t bytes, struct lr_error *err
 	return 0;
 }
 
+static int v1_reset_peak(struct cgroup *cg, struct lr_error *err)
+{
+	/* Writing 0 restarts the maximum from the current usage. */
+	return cgroup_write(cg->dir_fd[CGROUP_DIR_MEMORY], "memory.max_usage_in_bytes", "0", err);
+}
+
 static int v1_apply(struct cgroup *cg, const struct cgroup_limits *limits, struct lr_error *err)
 {
 	char value[32];
@@ -58,7 +64,7 @@ static int v1_apply(struct cgroup *cg, const struct cgroup_limits *limits, struc
 	if (r < 0)
 		return r;
 	/* A reused cgroup starts its peak and OOM count from here. */
-	r = cgroup_write(cg->dir_fd[CGROUP_DIR_MEMORY], "memory.max_usage_in_bytes", "0", err);
+	r = v1_reset_peak(cg, err);
 	if (r < 0)
 		return r;
 	r = cgroup_read_key(cg->dir_fd[CGROUP_DIR_MEMORY], "memory.oom_control", "oom_kill",
@@ -114,4 +120,5 @@ const struct cgroup_backend cgroup_backend_v1_hybrid = {
 	.apply = v1_apply,
 	.kill = v1_kill,
 	.stats = v1_stats,
+	.reset_peak = v1_reset_peak,
 };

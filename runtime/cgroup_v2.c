@@ -12,6 +12,18 @@
 
 #define CPU_PERIOD_US 100000
 
+static int v2_reset_peak(struct cgroup *cg, struct lr_error *err)
+{
+	(void)err;
+	/* memory.peak resets per open file (6.12+): keep the fd that wrote the reset. */
+	if (cg->peak_fd < 0)
+		cg->peak_fd = openat(cg->dir_fd[CGROUP_DIR_UNIFIED], "memory.peak", O_RDWR | O_CLOEXEC);
+	if (cg->peak_fd >= 0 && write(cg->peak_fd, "reset", 5) < 0) {
+		/* Older kernels: the peak is since creation, still a true upper bound. */
+	}
+	return 0;
+}
+
 static int v2_apply(struct cgroup *cg, const struct cgroup_limits *limits, struct lr_error *err)
 {
 	int fd = cg->dir_fd[CGROUP_DIR_UNIFIED];
@@ -41,13 +53,7 @@ static int v2_apply(struct cgroup *cg, const struct cgroup_limits *limits, struc
 	r = cgroup_read_key(fd, "memory.events", "oom_kill", &cg->oom_kills_base, err);
 	if (r < 0)
 		return r;
-	/* memory.peak resets per open file (6.12+): keep the fd that wrote the reset. */
-	if (cg->peak_fd < 0)
-		cg->peak_fd = openat(fd, "memory.peak", O_RDWR | O_CLOEXEC);
-	if (cg->peak_fd >= 0 && write(cg->peak_fd, "reset", 5) < 0) {
-		/* Older kernels: the peak is since creation, still a true upper bound. */
-	}
-	return 0;
+	return v2_reset_peak(cg, err);
 }
 
 static int v2_kill(struct cgroup *cg, struct lr_error *err)
@@ -87,4 +93,5 @@ const struct cgroup_backend cgroup_backend_v2 = {
 	.apply = v2_apply,
 	.kill = v2_kill,
 	.stats = v2_stats,
+	.reset_peak = v2_reset_peak,
 };

@@ -27,6 +27,7 @@ struct lr_sandbox {
 	int pidfd;
 	struct cgroup *cgroup;
 	uint64_t start_ns;
+	uint64_t cpu_usec_base;
 	uint32_t timeout_ms;
 	bool timed_out;
 	bool reaped;

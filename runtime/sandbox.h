@@ -122,6 +122,16 @@ int lr_sandbox_reap(struct lr_sandbox *sb, struct lr_result *result, struct lr_e
 /* Kills if still running, reaps, and releases the cgroup. Accepts NULL. */
 void lr_sandbox_free(struct lr_sandbox *sb);
 
+/* What a running sandbox has used so far, from its cgroup. */
+struct lr_usage {
+	uint64_t cpu_usec;		/* CPU time of all its tasks since spawn */
+	uint64_t peak_memory_bytes;	/* since spawn or the last lr_sandbox_reset_peak */
+	uint64_t oom_kills;
+};
+int lr_sandbox_usage(struct lr_sandbox *sb, struct lr_usage *usage, struct lr_error *err);
+/* Restarts the memory peak from the current usage: per-invocation peaks. */
+int lr_sandbox_reset_peak(struct lr_sandbox *sb, struct lr_error *err);
+
 const char *lr_end_reason_name(enum lr_end_reason reason);
 
 #endif

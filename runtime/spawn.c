@@ -409,6 +409,12 @@ int lr_sandbox_spawn(struct lr_runtime *rt, const struct lr_spec *spec, struct l
 	}
 	args.plan = plan;
 	args.cgroup = cg;
+	{
+		struct cgroup_stats base = { 0 };
+		/* A pooled cgroup's CPU counter runs on from its earlier sandboxes. */
+		cgroup_stats(cg, &base, NULL);
+		sb->cpu_usec_base = base.cpu_usec;
+	}
 
 	/* No signal handler may run in the child while it shares our memory. */
 	sigfillset(&all);
@@ -562,6 +568,24 @@ void lr_sandbox_free(struct lr_sandbox *sb)
 	close(sb->pidfd);
 	runtime_cgroup_put(sb->rt, sb->cgroup);
 	free(sb);
+}
+
+int lr_sandbox_usage(struct lr_sandbox *sb, struct lr_usage *usage, struct lr_error *err)
+{
+	struct cgroup_stats stats = { 0 };
+	int r = cgroup_stats(sb->cgroup, &stats, err);
+
+	if (r < 0)
+		return r;
+	usage->cpu_usec = stats.cpu_usec - sb->cpu_usec_base;
+	usage->peak_memory_bytes = stats.peak_memory_bytes;
+	usage->oom_kills = stats.oom_kills;
+	return 0;
+}
+
+int lr_sandbox_reset_peak(struct lr_sandbox *sb, struct lr_error *err)
+{
+	return cgroup_reset_peak(sb->cgroup, err);
 }
 
 const char *lr_end_reason_name(enum lr_end_reason reason)

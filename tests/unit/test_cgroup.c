@@ -84,6 +84,8 @@ static void lay_out_v2_leaf(const char *leaf)
 	}
 	snprintf(rel, sizeof(rel), "%s/memory.events", leaf);
 	put(rel, "low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\noom_group_kill 0\n");
+	snprintf(rel, sizeof(rel), "%s/cpu.stat", leaf);
+	put(rel, "usage_usec 52000\nuser_usec 50000\nsystem_usec 2000\n");
 }
 
 static void detect_picks_v2_when_unified_has_the_controllers(void **state)
@@ -164,6 +166,7 @@ static void v2_delegates_controllers_and_writes_limits(void **state)
 	assert_int_equal(cgroup_stats(cg, &stats, &err), 0);
 	assert_int_equal(stats.oom_kills, 3);
 	assert_int_equal(stats.peak_memory_bytes, 7340032);
+	assert_int_equal(stats.cpu_usec, 52000);
 
 	assert_int_equal(cgroup_kill(cg, &err), 0);
 	snprintf(rel, sizeof(rel), "%s/cgroup.kill", leaf);
@@ -225,6 +228,9 @@ static void lay_out_v1(const char *leaf)
 	}
 	snprintf(rel, sizeof(rel), "unified/%s/cgroup.kill", leaf);
 	put(rel, "");
+	/* The unified cgroup has cpu.stat even without controllers. */
+	snprintf(rel, sizeof(rel), "unified/%s/cpu.stat", leaf);
+	put(rel, "usage_usec 7\nuser_usec 5\nsystem_usec 2\n");
 }
 
 static void v1_hybrid_sets_limits_without_swap_and_kills_through_unified(void **state)
@@ -265,6 +271,7 @@ static void v1_hybrid_sets_limits_without_swap_and_kills_through_unified(void **
 	assert_int_equal(cgroup_stats(cg, &stats, &err), 0);
 	assert_int_equal(stats.oom_kills, 1);
 	assert_int_equal(stats.peak_memory_bytes, 1048576);
+	assert_int_equal(stats.cpu_usec, 7);
 
 	assert_int_equal(cgroup_kill(cg, &err), 0);
 	snprintf(rel, sizeof(rel), "unified/%s/cgroup.kill", leaf);
