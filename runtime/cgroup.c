@@ -252,6 +252,7 @@ int cgroup_create(struct cgroup_manager *m, struct cgroup **out, struct lr_error
 		return lr_error_set(err, ENOMEM, "allocate cgroup");
 	cg->manager = m;
 	cg->peak_fd = -1;
+	cg->cpu_stat_fd = -1;
 	snprintf(cg->name, sizeof(cg->name), "sbx-%d-%lu", (int)getpid(), m->next_id++);
 	for (int d = 0; d < CGROUP_DIR_COUNT; d++)
 		cg->dir_fd[d] = cg->procs_fd[d] = -1;
@@ -329,16 +330,51 @@ int cgroup_stats(struct cgroup *cg, struct cgroup_stats *stats, struct lr_error 
 
 	/* cpu.stat is a core file of every v2 cgroup, controllers or not: the unified
 	 * cgroup gives CPU time on both backends. */
-	stats->cpu_usec = 0;
-	if (r == 0 && cg->dir_fd[CGROUP_DIR_UNIFIED] >= 0)
-		r = cgroup_read_key(cg->dir_fd[CGROUP_DIR_UNIFIED], "cpu.stat", "usage_usec",
-				    &stats->cpu_usec, err);
-	return r;
+	uint64_t peak;
+
+	if (r < 0)
+		return r;
+	return cgroup_usage(cg, &peak, &stats->cpu_usec, err);
 }
 
 int cgroup_reset_peak(struct cgroup *cg, struct lr_error *err)
 {
 	return cg->manager->backend->reset_peak(cg, err);
+}
+
+int cgroup_pread_key(int fd, const char *key, uint64_t *value)
+{
+	char buf[1024];
+	size_t key_len = strlen(key);
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, key, key_len) == 0 && line[key_len] == ' ') {
+			*value = strtoull(line + key_len + 1, NULL, 10);
+			return 0;
+		}
+	}
+	*value = 0;
+	return 0;
+}
+
+int cgroup_usage(struct cgroup *cg, uint64_t *peak, uint64_t *cpu_usec, struct lr_error *err)
+{
+	int r = cg->manager->backend->read_peak(cg, peak, err);
+
+	*cpu_usec = 0;
+	if (r < 0 || cg->dir_fd[CGROUP_DIR_UNIFIED] < 0)
+		return r;
+	if (cg->cpu_stat_fd < 0) {
+		cg->cpu_stat_fd = openat(cg->dir_fd[CGROUP_DIR_UNIFIED], "cpu.stat", O_RDONLY | O_CLOEXEC);
+		if (cg->cpu_stat_fd < 0)
+			return lr_error_set(err, errno, "open cgroup file 'cpu.stat'");
+	}
+	r = cgroup_pread_key(cg->cpu_stat_fd, "usage_usec", cpu_usec);
+	return r < 0 ? lr_error_set(err, -r, "read cgroup file 'cpu.stat'") : 0;
 }
 
 bool cgroup_is_empty(struct cgroup *cg)
@@ -361,6 +397,8 @@ int cgroup_destroy(struct cgroup *cg, struct lr_error *err)
 		return 0;
 	if (cg->peak_fd >= 0)
 		close(cg->peak_fd);
+	if (cg->cpu_stat_fd >= 0)
+		close(cg->cpu_stat_fd);
 	cgroup_remove_dirs(cg, CGROUP_DIR_COUNT);
 	free(cg);
 	return 0;

@@ -44,7 +44,8 @@ struct cgroup {
 	char name[64];
 	int dir_fd[CGROUP_DIR_COUNT];	/* -1 where the backend has no such dir */
 	int procs_fd[CGROUP_DIR_COUNT];	/* cgroup.procs, open for writing */
-	int peak_fd;			/* v2: memory.peak, reset per open file */
+	int peak_fd;			/* the memory peak file, kept open for the hot path */
+	int cpu_stat_fd;		/* unified cpu.stat, kept open */
 	uint64_t oom_kills_base;
 };
 
@@ -56,6 +57,7 @@ struct cgroup_backend {
 	int (*kill)(struct cgroup *cg, struct lr_error *err);
 	int (*stats)(struct cgroup *cg, struct cgroup_stats *stats, struct lr_error *err);
 	int (*reset_peak)(struct cgroup *cg, struct lr_error *err);
+	int (*read_peak)(struct cgroup *cg, uint64_t *peak, struct lr_error *err);
 };
 
 extern const struct cgroup_backend cgroup_backend_v1_hybrid;
@@ -86,6 +88,10 @@ int cgroup_enter_self(const struct cgroup *cg);
 int cgroup_kill(struct cgroup *cg, struct lr_error *err);
 int cgroup_stats(struct cgroup *cg, struct cgroup_stats *stats, struct lr_error *err);
 int cgroup_reset_peak(struct cgroup *cg, struct lr_error *err);
+/* Peak memory and CPU time through files kept open: two preads, for every invocation. */
+int cgroup_usage(struct cgroup *cg, uint64_t *peak, uint64_t *cpu_usec, struct lr_error *err);
+/* Reads a flat-keyed file through an open fd from offset 0. */
+int cgroup_pread_key(int fd, const char *key, uint64_t *value);
 /* True when no process is left in any of its hierarchies. */
 bool cgroup_is_empty(struct cgroup *cg);
 /* Removes the directories (waiting briefly for dying tasks) and frees cg. Accepts NULL. */

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -49,10 +50,43 @@ static int v1_set_memory(struct cgroup *cg, uint64_t bytes, struct lr_error *err
 	return 0;
 }
 
+static int v1_peak_fd(struct cgroup *cg, struct lr_error *err)
+{
+	if (cg->peak_fd < 0) {
+		cg->peak_fd = openat(cg->dir_fd[CGROUP_DIR_MEMORY], "memory.max_usage_in_bytes",
+				     O_RDWR | O_CLOEXEC);
+		if (cg->peak_fd < 0)
+			return lr_error_set(err, errno, "open cgroup file 'memory.max_usage_in_bytes'");
+	}
+	return cg->peak_fd;
+}
+
 static int v1_reset_peak(struct cgroup *cg, struct lr_error *err)
 {
+	int fd = v1_peak_fd(cg, err);
+
+	if (fd < 0)
+		return fd;
 	/* Writing 0 restarts the maximum from the current usage. */
-	return cgroup_write(cg->dir_fd[CGROUP_DIR_MEMORY], "memory.max_usage_in_bytes", "0", err);
+	if (pwrite(fd, "0", 1, 0) != 1)
+		return lr_error_set(err, errno, "reset memory.max_usage_in_bytes");
+	return 0;
+}
+
+static int v1_read_peak(struct cgroup *cg, uint64_t *peak, struct lr_error *err)
+{
+	char buf[32];
+	int fd = v1_peak_fd(cg, err);
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		return lr_error_set(err, errno, "read memory.max_usage_in_bytes");
+	buf[n] = '\0';
+	*peak = strtoull(buf, NULL, 10);
+	return 0;
 }
 
 static int v1_apply(struct cgroup *cg, const struct cgroup_limits *limits, struct lr_error *err)
@@ -99,7 +133,7 @@ static int v1_stats(struct cgroup *cg, struct cgroup_stats *stats, struct lr_err
 	uint64_t kills;
 	int r;
 
-	r = cgroup_read_u64(fd, "memory.max_usage_in_bytes", &stats->peak_memory_bytes, err);
+	r = v1_read_peak(cg, &stats->peak_memory_bytes, err);
 	if (r < 0)
 		return r;
 	r = cgroup_read_key(fd, "memory.oom_control", "oom_kill", &kills, err);
@@ -121,4 +155,5 @@ const struct cgroup_backend cgroup_backend_v1_hybrid = {
 	.kill = v1_kill,
 	.stats = v1_stats,
 	.reset_peak = v1_reset_peak,
+	.read_peak = v1_read_peak,
 };

@@ -18,7 +18,7 @@ static int v2_reset_peak(struct cgroup *cg, struct lr_error *err)
 	/* memory.peak resets per open file (6.12+): keep the fd that wrote the reset. */
 	if (cg->peak_fd < 0)
 		cg->peak_fd = openat(cg->dir_fd[CGROUP_DIR_UNIFIED], "memory.peak", O_RDWR | O_CLOEXEC);
-	if (cg->peak_fd >= 0 && write(cg->peak_fd, "reset", 5) < 0) {
+	if (cg->peak_fd >= 0 && pwrite(cg->peak_fd, "reset", 5, 0) < 0) {
 		/* Older kernels: the peak is since creation, still a true upper bound. */
 	}
 	return 0;
@@ -61,25 +61,30 @@ static int v2_kill(struct cgroup *cg, struct lr_error *err)
 	return cgroup_write(cg->dir_fd[CGROUP_DIR_UNIFIED], "cgroup.kill", "1", err);
 }
 
+static int v2_read_peak(struct cgroup *cg, uint64_t *peak, struct lr_error *err)
+{
+	char buf[32];
+	ssize_t n;
+
+	if (cg->peak_fd < 0)
+		return cgroup_read_u64(cg->dir_fd[CGROUP_DIR_UNIFIED], "memory.peak", peak, err);
+	n = pread(cg->peak_fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		return lr_error_set(err, errno, "read memory.peak");
+	buf[n] = '\0';
+	*peak = strtoull(buf, NULL, 10);
+	return 0;
+}
+
 static int v2_stats(struct cgroup *cg, struct cgroup_stats *stats, struct lr_error *err)
 {
 	int fd = cg->dir_fd[CGROUP_DIR_UNIFIED];
 	uint64_t kills;
 	int r;
 
-	if (cg->peak_fd >= 0) {
-		char buf[32];
-		ssize_t n = pread(cg->peak_fd, buf, sizeof(buf) - 1, 0);
-
-		if (n < 0)
-			return lr_error_set(err, errno, "read memory.peak");
-		buf[n] = '\0';
-		stats->peak_memory_bytes = strtoull(buf, NULL, 10);
-	} else {
-		r = cgroup_read_u64(fd, "memory.peak", &stats->peak_memory_bytes, err);
-		if (r < 0)
-			return r;
-	}
+	r = v2_read_peak(cg, &stats->peak_memory_bytes, err);
+	if (r < 0)
+		return r;
 	r = cgroup_read_key(fd, "memory.events", "oom_kill", &kills, err);
 	if (r < 0)
 		return r;
@@ -94,4 +99,5 @@ const struct cgroup_backend cgroup_backend_v2 = {
 	.kill = v2_kill,
 	.stats = v2_stats,
 	.reset_peak = v2_reset_peak,
+	.read_peak = v2_read_peak,
 };

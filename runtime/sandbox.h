@@ -69,7 +69,7 @@ struct lr_spec {
 	uint32_t pids_max;		/* 0: 1024 */
 	uint32_t cpu_millis;		/* CPU bandwidth in 1/1000 CPU; 0: unlimited */
 	uint64_t tmp_bytes;		/* size of the private /tmp; 0: 512 MiB */
-	uint64_t fsize_bytes;		/* RLIMIT_FSIZE; 0: tmp_bytes */
+	uint64_t fsize_bytes;		/* RLIMIT_FSIZE; 0: tmp_bytes + 1 MiB */
 	uint32_t timeout_ms;		/* wall-clock limit enforced by lr_sandbox_wait; 0: none */
 	enum lr_net_mode net;
 	int netns_fd;			/* for LR_NET_JOIN */
@@ -122,11 +122,10 @@ int lr_sandbox_reap(struct lr_sandbox *sb, struct lr_result *result, struct lr_e
 /* Kills if still running, reaps, and releases the cgroup. Accepts NULL. */
 void lr_sandbox_free(struct lr_sandbox *sb);
 
-/* What a running sandbox has used so far, from its cgroup. */
+/* What a running sandbox has used so far, from its cgroup (two reads of open files). */
 struct lr_usage {
 	uint64_t cpu_usec;		/* CPU time of all its tasks since spawn */
 	uint64_t peak_memory_bytes;	/* since spawn or the last lr_sandbox_reset_peak */
-	uint64_t oom_kills;
 };
 int lr_sandbox_usage(struct lr_sandbox *sb, struct lr_usage *usage, struct lr_error *err);
 /* Restarts the memory peak from the current usage: per-invocation peaks. */

@@ -367,7 +367,9 @@ int lr_sandbox_spawn(struct lr_runtime *rt, const struct lr_spec *spec, struct l
 		.cwd = spec->cwd ? spec->cwd : "/var/task",
 		.hostname = spec->hostname ? spec->hostname : "lamina",
 		.path = spec_path(spec),
-		.fsize_bytes = spec->fsize_bytes ? spec->fsize_bytes : tmp_bytes,
+		/* Above /tmp's size, so a file there fills the tmpfs (ENOSPC) rather than
+		 * meeting SIGXFSZ; what it bounds is growth of files the caller passes in. */
+		.fsize_bytes = spec->fsize_bytes ? spec->fsize_bytes : tmp_bytes + (1ull << 20),
 		.report = &report,
 	};
 	int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC |
@@ -572,14 +574,12 @@ void lr_sandbox_free(struct lr_sandbox *sb)
 
 int lr_sandbox_usage(struct lr_sandbox *sb, struct lr_usage *usage, struct lr_error *err)
 {
-	struct cgroup_stats stats = { 0 };
-	int r = cgroup_stats(sb->cgroup, &stats, err);
+	uint64_t cpu = 0;
+	int r = cgroup_usage(sb->cgroup, &usage->peak_memory_bytes, &cpu, err);
 
 	if (r < 0)
 		return r;
-	usage->cpu_usec = stats.cpu_usec - sb->cpu_usec_base;
-	usage->peak_memory_bytes = stats.peak_memory_bytes;
-	usage->oom_kills = stats.oom_kills;
+	usage->cpu_usec = cpu - sb->cpu_usec_base;
 	return 0;
 }
 

@@ -8,6 +8,8 @@
 #include <getopt.h>
 #include <grp.h>
 #include <jansson.h>
+#include <math.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
@@ -208,6 +210,11 @@ int main(int argc, char **argv)
 		case 'c':
 			if (parse_decimal("--cpus", optarg, 1024, &cpus) < 0)
 				return EXIT_TOOL;
+			/* The kernel's smallest CFS quota is 1 ms per 100 ms period. */
+			if (cpus < 0.01) {
+				fprintf(stderr, "lamina-run: --cpus %s: the minimum is 0.01\n", optarg);
+				return EXIT_TOOL;
+			}
 			break;
 		case 't':
 			if (parse_decimal("--timeout", optarg, 86400, &timeout_s) < 0)
@@ -304,6 +311,16 @@ int main(int argc, char **argv)
 	spec.pids_max = (uint32_t)pids;
 	spec.cpu_millis = (uint32_t)(cpus * 1000);
 	spec.tmp_bytes = tmp_mb << 20;
+	/* Output redirected to a file may grow by as much as /tmp holds, from its current
+	 * size: a long log is not cut off, a runaway writer cannot fill the disk. */
+	spec.fsize_bytes = spec.tmp_bytes + (1ull << 20);
+	for (int fd = 1; fd <= 2; fd++) {
+		struct stat st;
+
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (uint64_t)st.st_size + spec.tmp_bytes + (1ull << 20) > spec.fsize_bytes)
+			spec.fsize_bytes = (uint64_t)st.st_size + spec.tmp_bytes + (1ull << 20);
+	}
 
 	/* Stop requests become a kill of the whole sandbox, then the usual clean-up. */
 	sigemptyset(&stop_signals);
@@ -326,7 +343,7 @@ int main(int argc, char **argv)
 	if (r == 0)
 		r = lr_sandbox_spawn(rt, &spec, &sb, &err);
 	if (r == 0)
-		r = wait_sandbox(sb, (uint64_t)(timeout_s * 1000), sig_fd, &res, &err);
+		r = wait_sandbox(sb, (uint64_t)ceil(timeout_s * 1000), sig_fd, &res, &err);
 	if (r == 0) {
 		status = exit_status(&res);
 		if (json)

@@ -212,8 +212,9 @@ static void lay_out_v1(const char *leaf)
 	put(rel, "9223372036854771712\n");
 	snprintf(rel, sizeof(rel), "memory/%s/memory.memsw.limit_in_bytes", leaf);
 	put(rel, "9223372036854771712\n");
+	/* Empty: the runtime rewrites it in place, as cgroupfs files are. */
 	snprintf(rel, sizeof(rel), "memory/%s/memory.max_usage_in_bytes", leaf);
-	put(rel, "99999\n");
+	put(rel, "");
 	snprintf(rel, sizeof(rel), "memory/%s/memory.oom_control", leaf);
 	put(rel, "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
 	snprintf(rel, sizeof(rel), "pids/%s/pids.max", leaf);
