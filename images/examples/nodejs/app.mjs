@@ -1,0 +1,24 @@
+// Example nodejs20.x function (an ES module): echoes its event and the Lambda context.
+const initPid = process.pid;
+let invocations = 0;
+console.log('init: nodejs example loaded');
+
+export const handler = async (event, context) => {
+  invocations += 1;
+  console.log(`handling request ${context.awsRequestId}`);
+  return {
+    event,
+    context: {
+      functionName: context.functionName,
+      functionVersion: context.functionVersion,
+      invokedFunctionArn: context.invokedFunctionArn,
+      memoryLimitInMB: context.memoryLimitInMB,
+      awsRequestId: context.awsRequestId,
+      logGroupName: context.logGroupName,
+      logStreamName: context.logStreamName,
+      remainingTimeInMillis: context.getRemainingTimeInMillis(),
+    },
+    initPid,
+    invocations,
+  };
+};
