@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	gcc make pkg-config libc6-dev
-	libseccomp-dev libcap-dev libjansson-dev
+	libseccomp-dev libcap-dev libjansson-dev libsqlite3-dev uuid-dev libhttp-parser-dev libssl-dev
 	libcmocka-dev python3 python3-pytest
 )
 # Interpreters the sandbox must be able to run (tests start each one inside).

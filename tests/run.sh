@@ -31,12 +31,15 @@ for t in "$build"/tests/test_*; do
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 done
 
-echo "== integration, security and fault tests"
-junit="$results/pytest.xml"
-(cd "$top" && /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider \
-	--junitxml="$junit" tests/integration)
-if [[ -s "$junit" ]]; then
-	read -r tp tf ts < <(/usr/bin/python3 - "$junit" <<'PY'
+# Each suite in its own pytest run: their conftest modules share a name.
+for suite in tests/integration tests/bootstrap tests/cli tests/daemon; do
+	[[ -d "$top/$suite" ]] || continue
+	echo "== $suite"
+	junit="$results/$(basename "$suite").xml"
+	(cd "$top" && /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider \
+		--junitxml="$junit" "$suite")
+	if [[ -s "$junit" ]]; then
+		read -r tp tf ts < <(/usr/bin/python3 - "$junit" <<'PY'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 suites = [root] if root.tag == "testsuite" else list(root)
@@ -46,11 +49,12 @@ k = sum(int(s.get("skipped", 0)) for s in suites)
 print(t - f - k, f, k)
 PY
 )
-	passed=$((passed + tp)) failed=$((failed + tf)) skipped=$((skipped + ts))
-else
-	echo "  pytest produced no report"
-	failed=$((failed + 1))
-fi
+		passed=$((passed + tp)) failed=$((failed + tf)) skipped=$((skipped + ts))
+	else
+		echo "  $suite produced no report"
+		failed=$((failed + 1))
+	fi
+done
 
 if [[ "${LAMINA_REQUIRE_ALL:-0}" == 1 && $skipped -gt 0 ]]; then
 	echo "LAMINA_REQUIRE_ALL=1: $skipped skipped test(s) count as failures"

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef LAMINA_SCHEDULER_DAEMON_H
+#define LAMINA_SCHEDULER_DAEMON_H
+
+/* laminad's top-level state, owned by main() and shared by every module. */
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct loop;
+struct registry;
+struct server;
+struct lr_runtime;
+struct functions;
+struct logs;
+
+struct daemon {
+	struct loop *loop;
+	struct daemon_config config;
+	struct registry *registry;
+	struct lr_runtime *runtime;
+	struct server *server;
+	struct functions *functions;	/* instances, pools and invocations (instance.c) */
+	struct logs *logs;
+	char state_dir[PATH_MAX - 64];
+	char images_dir[PATH_MAX];	/* <state>/images */
+	char logs_dir[PATH_MAX];	/* <state>/logs */
+	char runtimes_dir[PATH_MAX];	/* language runtimes' bootstraps */
+	uint32_t first_uid;		/* functions' uids start here */
+	uint64_t registry_generation;	/* bumped by every change: invalidates caches */
+	bool draining;			/* SIGTERM: no new invocations */
+};
+
+#endif

@@ -1,0 +1,1236 @@
+/* SPDX-License-Identifier: MIT */
+#include "instance.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../runtime/sandbox.h"
+#include "code_store.h"
+#include "daemon.h"
+#include "log.h"
+#include "logs.h"
+#include "loop.h"
+#include "names.h"
+#include "request_id.h"
+#include "runtime_api.h"
+#include "runtimes.h"
+
+/* Lambda gives a function's init this long before the invocation itself counts. */
+#define INIT_ALLOWANCE_MS 10000
+#define MAX_CONNS_PER_INSTANCE 16
+#define OUTPUT_LINE_MAX 8192
+/* 1,769 MB of memory buys one full CPU, as on Lambda. */
+#define MB_PER_CPU 1769
+
+enum instance_state {
+	INSTANCE_STARTING,	/* spawned, has not asked for its first event */
+	INSTANCE_IDLE,		/* holding GET /next */
+	INSTANCE_BUSY,		/* running an invocation */
+	INSTANCE_RETURNING,	/* answered; will ask for the next event */
+	INSTANCE_DYING,		/* killed; waiting for its end */
+};
+
+struct fn_state;
+struct pool;
+struct instance;
+
+struct invocation {
+	struct functions *f;
+	struct pool *pool;
+	struct instance *inst;
+	char request_id[37];
+	char *payload;
+	size_t payload_len;
+	uint64_t arrived_ns;
+	uint64_t started_ns;
+	uint64_t cpu_usec_start;
+	struct loop_timer *timer;
+	invoke_done_cb cb;
+	void *ctx;
+	struct invocation *next;	/* in the pool's queue */
+};
+
+struct output {
+	char buf[OUTPUT_LINE_MAX];
+	size_t len;
+};
+
+struct instance {
+	struct functions *f;
+	struct pool *pool;
+	struct lr_sandbox *sb;
+	int pidfd;
+	int listen_fd;
+	int out_fd[2];			/* stdout, stderr */
+	struct output out[2];
+	struct rapi_conn *conns[MAX_CONNS_PER_INSTANCE];
+	struct rapi_conn *next_conn;	/* holds GET /next */
+	enum instance_state state;
+	struct invocation *current;
+	uint64_t spawned_ns;
+	double init_ms;			/* reported with the first invocation */
+	bool report_init;
+	struct loop_timer *idle_timer;
+	char log_stream[96];
+	struct instance *prev, *next;	/* pool->instances */
+	struct instance *idle_next;	/* pool->idle */
+};
+
+struct pool {
+	struct fn_state *fn;
+	struct function_version v;
+	const struct language_runtime *runtime;
+	char arn[256];
+	char code_dir[PATH_MAX];
+	char runtime_dir[PATH_MAX];
+	char **env;			/* shared part of every instance's environment */
+	size_t n_env;
+	struct instance *instances;
+	struct instance *idle;		/* LIFO: the warmest first */
+	struct invocation *queue_head, *queue_tail;
+	unsigned n_queued, n_starting, n_instances;
+	bool retired;
+	struct pool *next;
+};
+
+struct fn_state {
+	struct functions *f;
+	char name[NAME_MAX_LEN + 1];
+	int netns_fd;
+	int reserved;			/* -1: none */
+	bool reserved_loaded;
+	unsigned inflight;
+	struct pool *pools;
+	struct fn_state *next;
+};
+
+struct functions {
+	struct daemon *d;
+	struct fn_state *fns;
+	int own_netns_fd;
+	unsigned n_instances;
+	unsigned inflight;
+	unsigned inflight_unreserved;
+	uint64_t sum_reserved;
+};
+
+static const struct rapi_handlers handlers;
+static void instance_kill(struct instance *inst);
+static void instance_destroy(struct instance *inst);
+static int instance_spawn(struct pool *pool, struct api_error *err);
+static void pool_dispatch(struct pool *pool);
+static void pool_maybe_free(struct pool *pool);
+
+static uint64_t realtime_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- functions and pools ---- */
+
+int functions_new(struct daemon *d, struct functions **out)
+{
+	struct functions *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	f->d = d;
+	f->own_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (f->own_netns_fd < 0) {
+		int r = -errno;
+		free(f);
+		return r;
+	}
+	*out = f;
+	return 0;
+}
+
+static struct fn_state *fn_get(struct functions *f, const char *name, bool create)
+{
+	struct fn_state *fn;
+
+	for (fn = f->fns; fn; fn = fn->next)
+		if (!strcmp(fn->name, name))
+			return fn;
+	if (!create)
+		return NULL;
+	fn = calloc(1, sizeof(*fn));
+	if (!fn)
+		return NULL;
+	snprintf(fn->name, sizeof(fn->name), "%s", name);
+	fn->f = f;
+	fn->netns_fd = -1;
+	fn->reserved = -1;
+	fn->next = f->fns;
+	f->fns = fn;
+	return fn;
+}
+
+static void pool_free(struct pool *pool)
+{
+	for (size_t i = 0; i < pool->n_env; i++)
+		free(pool->env[i]);
+	free(pool->env);
+	function_version_clear(&pool->v);
+	free(pool);
+}
+
+static int env_add(struct pool *pool, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int env_add(struct pool *pool, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	pool->env[pool->n_env++] = s;
+	return 0;
+}
+
+/* The environment every instance of this version gets (DESIGN.md "Inside an instance"). */
+static int pool_build_env(struct pool *pool, const struct daemon_config *c)
+{
+	const struct function_version *v = &pool->v;
+	const char *key;
+	json_t *value;
+	size_t n = 16 + json_object_size(v->environment);
+	int r = 0;
+
+	pool->env = calloc(n + 1, sizeof(char *));
+	if (!pool->env)
+		return -ENOMEM;
+	r |= env_add(pool, "PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin");
+	r |= env_add(pool, "LANG=en_US.UTF-8");
+	r |= env_add(pool, "TZ=:UTC");
+	r |= env_add(pool, "LD_LIBRARY_PATH=/var/task/lib:/opt/lib");
+	r |= env_add(pool, "AWS_REGION=%s", c->region);
+	r |= env_add(pool, "AWS_DEFAULT_REGION=%s", c->region);
+	r |= env_add(pool, "AWS_EXECUTION_ENV=%s", pool->runtime->execution_env);
+	r |= env_add(pool, "AWS_LAMBDA_FUNCTION_NAME=%s", v->name);
+	r |= env_add(pool, "AWS_LAMBDA_FUNCTION_VERSION=%s", v->version);
+	r |= env_add(pool, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%u", v->memory_mb);
+	r |= env_add(pool, "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/%s", v->name);
+	r |= env_add(pool, "_HANDLER=%s", v->handler);
+	r |= env_add(pool, "LAMBDA_TASK_ROOT=/var/task");
+	r |= env_add(pool, "LAMBDA_RUNTIME_DIR=/var/runtime");
+	/* Reserved names were refused at deploy: the function's own cannot shadow these. */
+	json_object_foreach(v->environment, key, value) {
+		if (json_is_string(value))
+			r |= env_add(pool, "%s=%s", key, json_string_value(value));
+	}
+	return r ? -ENOMEM : 0;
+}
+
+static struct pool *pool_get(struct functions *f, struct fn_state *fn,
+			     const struct function_version *v, struct api_error *err)
+{
+	struct daemon *d = f->d;
+	struct pool *pool;
+
+	for (pool = fn->pools; pool; pool = pool->next)
+		if (!pool->retired && !strcmp(pool->v.version, v->version) &&
+		    !strcmp(pool->v.revision_id, v->revision_id))
+			return pool;
+	pool = calloc(1, sizeof(*pool));
+	if (!pool) {
+		api_error_set(err, API_ERR_SERVICE, "out of memory");
+		return NULL;
+	}
+	pool->fn = fn;
+	pool->v = *v;
+	pool->v.environment = json_deep_copy(v->environment ? v->environment : json_object());
+	pool->runtime = runtime_find(v->runtime);
+	if (!pool->runtime) {
+		api_error_set(err, API_ERR_INVALID, "runtime '%s' is not supported here (supported: %s)",
+			      v->runtime, runtime_names());
+		pool_free(pool);
+		return NULL;
+	}
+	name_format_arn(pool->arn, sizeof(pool->arn), d->config.region, d->config.account, v->name,
+			v->version);
+	code_store_path(d, v->code_hex, pool->code_dir, sizeof(pool->code_dir));
+	if (pool->runtime->dir)
+		snprintf(pool->runtime_dir, sizeof(pool->runtime_dir), "%s/%s", d->runtimes_dir,
+			 pool->runtime->dir);
+	if (pool_build_env(pool, &d->config) < 0) {
+		api_error_set(err, API_ERR_SERVICE, "out of memory");
+		pool_free(pool);
+		return NULL;
+	}
+	pool->next = fn->pools;
+	fn->pools = pool;
+	return pool;
+}
+
+/* A retired pool goes once its last instance and invocation are gone. */
+static void pool_maybe_free(struct pool *pool)
+{
+	struct pool **pp;
+
+	if (!pool->retired || pool->instances || pool->queue_head)
+		return;
+	for (pp = &pool->fn->pools; *pp; pp = &(*pp)->next) {
+		if (*pp == pool) {
+			*pp = pool->next;
+			break;
+		}
+	}
+	pool_free(pool);
+}
+
+/* ---- invocations ---- */
+
+static void invocation_free(struct invocation *inv)
+{
+	if (inv->timer)
+		loop_timer_cancel(inv->f->d->loop, inv->timer);
+	free(inv->payload);
+	free(inv);
+}
+
+static void queue_remove(struct pool *pool, struct invocation *inv)
+{
+	struct invocation **pp;
+
+	for (pp = &pool->queue_head; *pp; pp = &(*pp)->next) {
+		if (*pp == inv) {
+			*pp = inv->next;
+			if (pool->queue_tail == inv) {
+				pool->queue_tail = NULL;
+				for (struct invocation *i = pool->queue_head; i; i = i->next)
+					pool->queue_tail = i;
+			}
+			pool->n_queued--;
+			return;
+		}
+	}
+}
+
+static struct invocation *queue_pop(struct pool *pool)
+{
+	struct invocation *inv = pool->queue_head;
+
+	if (!inv)
+		return NULL;
+	pool->queue_head = inv->next;
+	if (!pool->queue_head)
+		pool->queue_tail = NULL;
+	pool->n_queued--;
+	inv->next = NULL;
+	return inv;
+}
+
+/* Calls the invoker back with the result, writes END and REPORT, frees inv. */
+static void invocation_complete(struct invocation *inv, const char *function_error,
+				const char *payload, size_t len)
+{
+	struct functions *f = inv->f;
+	struct pool *pool = inv->pool;
+	struct fn_state *fn = pool->fn;
+	struct instance *inst = inv->inst;
+	struct invocation_result res = {
+		.function_error = function_error,
+		.payload = payload,
+		.payload_len = len,
+		.request_id = inv->request_id,
+		.executed_version = pool->v.version,
+		.memory_size_mb = pool->v.memory_mb,
+		.init_duration_ms = -1,
+	};
+	uint64_t granularity = f->d->config.billing_granularity_ms;
+	char init[48] = "";
+
+	if (inst && inv->started_ns) {
+		struct lr_usage usage = { 0 };
+
+		res.duration_ms = (loop_now_ns() - inv->started_ns) / 1e6;
+		if (lr_sandbox_usage(inst->sb, &usage, NULL) == 0) {
+			res.max_memory_used_bytes = usage.peak_memory_bytes;
+			res.cpu_time_ms = (usage.cpu_usec - inv->cpu_usec_start) / 1e3;
+		}
+		if (inst->report_init) {
+			res.init_duration_ms = inst->init_ms;
+			inst->report_init = false;
+		}
+	}
+	/* Billed: the duration rounded up to the granularity (1 ms by default). */
+	res.billed_duration_ms = ((uint64_t)(res.duration_ms * 1e6 + 999999) / 1000000 + granularity - 1) /
+				 granularity * granularity;
+	if (res.billed_duration_ms == 0)
+		res.billed_duration_ms = granularity;
+	if (res.init_duration_ms >= 0)
+		snprintf(init, sizeof(init), " Init Duration: %.2f ms", res.init_duration_ms);
+	logs_writef(f->d->logs, fn->name, inv->request_id, "END RequestId: %s", inv->request_id);
+	logs_writef(f->d->logs, fn->name, inv->request_id,
+		    "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %" PRIu64
+		    " ms\tMemory Size: %u MB\tMax Memory Used: %" PRIu64 " MB%s",
+		    inv->request_id, res.duration_ms, res.billed_duration_ms, res.memory_size_mb,
+		    (res.max_memory_used_bytes + (1 << 20) - 1) >> 20, init);
+	if (inst && inst->current == inv)
+		inst->current = NULL;
+	fn->inflight--;
+	f->inflight--;
+	if (fn->reserved < 0)
+		f->inflight_unreserved--;
+	inv->cb(inv->ctx, &res);
+	invocation_free(inv);
+	pool_maybe_free(pool);
+}
+
+static void invocation_fail(struct invocation *inv, const char *type, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void invocation_fail(struct invocation *inv, const char *type, const char *fmt, ...)
+{
+	char message[512];
+	va_list ap;
+	json_t *body;
+	char *text;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	body = json_pack("{s:s, s:s}", "errorType", type, "errorMessage", message);
+	text = json_dumps(body, JSON_COMPACT);
+	logs_writef(inv->f->d->logs, inv->pool->fn->name, inv->request_id, "%s", message);
+	invocation_complete(inv, "Unhandled", text, strlen(text));
+	free(text);
+	json_decref(body);
+}
+
+static int64_t invocation_timed_out(struct loop *loop, struct loop_timer *timer, void *data)
+{
+	struct invocation *inv = data;
+	struct pool *pool = inv->pool;
+	struct instance *inst = inv->inst;
+
+	(void)loop;
+	(void)timer;
+	inv->timer = NULL;	/* freed by the loop on return */
+	if (inst) {
+		/* The whole instance goes: what it was doing cannot be trusted to stop. */
+		inst->current = NULL;
+		instance_kill(inst);
+	} else {
+		queue_remove(pool, inv);
+		/* An init that never answers: stop one of the starting instances. */
+		if (pool->n_starting > pool->n_queued) {
+			for (struct instance *i = pool->instances; i; i = i->next)
+				if (i->state == INSTANCE_STARTING) {
+					instance_kill(i);
+					break;
+				}
+		}
+	}
+	invocation_fail(inv, "Sandbox.Timedout", "RequestId: %s Error: Task timed out after %u.00 seconds",
+			inv->request_id, pool->v.timeout_s);
+	return LOOP_TIMER_DONE;
+}
+
+/* ---- instances ---- */
+
+static void instance_set_idle_timer(struct instance *inst);
+
+static void deliver(struct instance *inst, struct invocation *inv)
+{
+	struct functions *f = inst->f;
+	struct pool *pool = inst->pool;
+	struct lr_usage usage = { 0 };
+	uint64_t timeout_ms = (uint64_t)pool->v.timeout_s * 1000;
+	struct rapi_conn *c = inst->next_conn;
+
+	if (inst->idle_timer) {
+		loop_timer_cancel(f->d->loop, inst->idle_timer);
+		inst->idle_timer = NULL;
+	}
+	inst->next_conn = NULL;
+	inst->state = INSTANCE_BUSY;
+	inst->current = inv;
+	inv->inst = inst;
+	lr_sandbox_reset_peak(inst->sb, NULL);
+	if (lr_sandbox_usage(inst->sb, &usage, NULL) == 0)
+		inv->cpu_usec_start = usage.cpu_usec;
+	logs_writef(f->d->logs, pool->fn->name, inv->request_id, "START RequestId: %s Version: %s",
+		    inv->request_id, pool->v.version);
+	inv->started_ns = loop_now_ns();
+	if (inv->timer)
+		loop_timer_cancel(f->d->loop, inv->timer);
+	inv->timer = loop_timer_add(f->d->loop, (int64_t)timeout_ms, invocation_timed_out, inv);
+	if (rapi_send_event(c, inv->request_id, realtime_ms() + timeout_ms, pool->arn, inv->payload,
+			    inv->payload_len) < 0) {
+		inst->current = NULL;
+		instance_kill(inst);
+		invocation_fail(inv, "Runtime.ExitError",
+				"RequestId: %s Error: the runtime closed its connection", inv->request_id);
+		return;
+	}
+	free(inv->payload);
+	inv->payload = NULL;
+}
+
+static void idle_remove(struct instance *inst)
+{
+	struct instance **pp;
+
+	for (pp = &inst->pool->idle; *pp; pp = &(*pp)->idle_next) {
+		if (*pp == inst) {
+			*pp = inst->idle_next;
+			inst->idle_next = NULL;
+			return;
+		}
+	}
+}
+
+static void instance_kill(struct instance *inst)
+{
+	if (inst->state == INSTANCE_DYING)
+		return;
+	if (inst->state == INSTANCE_IDLE)
+		idle_remove(inst);
+	if (inst->state == INSTANCE_STARTING)
+		inst->pool->n_starting--;
+	inst->state = INSTANCE_DYING;
+	if (inst->idle_timer) {
+		loop_timer_cancel(inst->f->d->loop, inst->idle_timer);
+		inst->idle_timer = NULL;
+	}
+	/* Its end arrives on the pidfd; clean-up happens there. */
+	lr_sandbox_kill(inst->sb, false, NULL);
+}
+
+static int64_t instance_idle_expired(struct loop *loop, struct loop_timer *timer, void *data)
+{
+	struct instance *inst = data;
+
+	(void)loop;
+	(void)timer;
+	inst->idle_timer = NULL;
+	log_debug("instance of %s:%s idle for %us: stopping", inst->pool->v.name,
+		  inst->pool->v.version, inst->f->d->config.keep_alive_s);
+	instance_kill(inst);
+	return LOOP_TIMER_DONE;
+}
+
+static void instance_set_idle_timer(struct instance *inst)
+{
+	struct daemon *d = inst->f->d;
+
+	if (inst->idle_timer)
+		loop_timer_cancel(d->loop, inst->idle_timer);
+	inst->idle_timer = loop_timer_add(d->loop, (int64_t)d->config.keep_alive_s * 1000,
+					  instance_idle_expired, inst);
+}
+
+static void on_next(struct instance *inst, struct rapi_conn *c)
+{
+	struct pool *pool = inst->pool;
+
+	if (inst->state == INSTANCE_DYING)
+		return;
+	if (inst->state == INSTANCE_STARTING) {
+		inst->init_ms = (loop_now_ns() - inst->spawned_ns) / 1e6;
+		inst->report_init = true;
+		pool->n_starting--;
+	}
+	if (inst->current) {
+		/* Asked for more without answering: the invocation gets nothing back. */
+		struct invocation *inv = inst->current;
+
+		inst->current = NULL;
+		invocation_fail(inv, "Runtime.NoResponse",
+				"RequestId: %s Error: the runtime asked for the next event without answering this one",
+				inv->request_id);
+	}
+	inst->next_conn = c;
+	inst->state = INSTANCE_IDLE;
+	if (pool->retired || inst->f->d->draining) {
+		instance_kill(inst);
+		return;
+	}
+	if (pool->queue_head) {
+		deliver(inst, queue_pop(pool));
+		return;
+	}
+	inst->idle_next = pool->idle;
+	pool->idle = inst;
+	instance_set_idle_timer(inst);
+}
+
+static void on_response(struct instance *inst, const char *request_id, const char *body,
+			size_t len, bool too_large)
+{
+	struct invocation *inv = inst->current;
+
+	if (!inv || strcmp(inv->request_id, request_id)) {
+		log_debug("instance answered unknown request '%s'", request_id);
+		return;
+	}
+	inst->state = INSTANCE_RETURNING;
+	if (too_large) {
+		invocation_fail(inv, "Function.ResponseSizeTooLarge",
+				"Response payload size exceeded maximum allowed payload size (6291556 bytes).");
+		return;
+	}
+	invocation_complete(inv, NULL, body, len);
+}
+
+static void on_error(struct instance *inst, const char *request_id, const char *body, size_t len,
+		     bool handled)
+{
+	struct invocation *inv = inst->current;
+	json_t *parsed;
+
+	if (!inv || strcmp(inv->request_id, request_id))
+		return;
+	inst->state = INSTANCE_RETURNING;
+	parsed = len ? json_loadb(body, len, 0, NULL) : NULL;
+	if (!parsed) {
+		invocation_fail(inv, "Unknown", "RequestId: %s Error: the runtime reported an error without details",
+				inv->request_id);
+		return;
+	}
+	json_decref(parsed);
+	invocation_complete(inv, handled ? "Handled" : "Unhandled", body, len);
+}
+
+static void on_init_error(struct instance *inst, const char *body, size_t len)
+{
+	struct pool *pool = inst->pool;
+	struct invocation *inv = pool->queue_head;
+	json_t *parsed = json_loadb(body, len, 0, NULL);
+
+	if (inst->state != INSTANCE_STARTING)
+		return;
+	instance_kill(inst);
+	/* The invocation that waited for this init gets its error, as on Lambda. */
+	if (inv && pool->n_queued > pool->n_starting) {
+		queue_remove(pool, inv);
+		if (parsed)
+			invocation_complete(inv, "Unhandled", body, len);
+		else
+			invocation_fail(inv, "Runtime.Unknown", "RequestId: %s Error: init failed", inv->request_id);
+	}
+	json_decref(parsed);
+}
+
+static void on_conn_closed(struct instance *inst, struct rapi_conn *c)
+{
+	for (int i = 0; i < MAX_CONNS_PER_INSTANCE; i++)
+		if (inst->conns[i] == c)
+			inst->conns[i] = NULL;
+	if (inst->next_conn == c) {
+		/* It cannot receive an event any more: of no use. */
+		inst->next_conn = NULL;
+		instance_kill(inst);
+	}
+	rapi_conn_free(c);
+}
+
+static const struct rapi_handlers handlers = {
+	.next = on_next,
+	.response = on_response,
+	.error = on_error,
+	.init_error = on_init_error,
+	.closed = on_conn_closed,
+};
+
+static bool instance_add_conn(struct instance *inst, int fd)
+{
+	for (int i = 0; i < MAX_CONNS_PER_INSTANCE; i++) {
+		if (!inst->conns[i]) {
+			inst->conns[i] = rapi_conn_new(inst->f->d->loop, inst, fd, &handlers);
+			return inst->conns[i] != NULL;
+		}
+	}
+	return false;
+}
+
+static void instance_accept(struct loop *loop, int fd, unsigned events, void *data)
+{
+	struct instance *inst = data;
+
+	(void)loop;
+	(void)events;
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (c < 0)
+			return;
+		if (!instance_add_conn(inst, c))
+			close(c);
+	}
+}
+
+static void instance_output(struct loop *loop, int fd, unsigned events, void *data)
+{
+	struct instance *inst = data;
+	int stream = fd == inst->out_fd[0] ? 0 : 1;
+	struct output *o = &inst->out[stream];
+	const char *rid = inst->current ? inst->current->request_id : NULL;
+
+	(void)events;
+	for (int rounds = 0; rounds < 16; rounds++) {
+		ssize_t n = read(fd, o->buf + o->len, sizeof(o->buf) - o->len);
+		size_t start = 0;
+
+		if (n <= 0) {
+			if (n < 0 && errno == EAGAIN)
+				return;
+			/* EOF: the instance is going; what is left is a last line. */
+			if (o->len)
+				logs_write(inst->f->d->logs, inst->pool->fn->name, rid, o->buf, o->len);
+			o->len = 0;
+			loop_unwatch(loop, fd);
+			close(fd);
+			inst->out_fd[stream] = -1;
+			return;
+		}
+		o->len += n;
+		for (char *nl; (nl = memchr(o->buf + start, '\n', o->len - start));) {
+			logs_write(inst->f->d->logs, inst->pool->fn->name, rid, o->buf + start,
+				   nl - (o->buf + start));
+			start = nl - o->buf + 1;
+		}
+		if (start == 0 && o->len == sizeof(o->buf)) {
+			/* A line longer than the buffer: log it in pieces. */
+			logs_write(inst->f->d->logs, inst->pool->fn->name, rid, o->buf, o->len);
+			start = o->len;
+		}
+		memmove(o->buf, o->buf + start, o->len - start);
+		o->len -= start;
+	}
+}
+
+static const char *signal_text(int sig)
+{
+	switch (sig) {
+	case SIGKILL:
+		return "killed";
+	case SIGSEGV:
+		return "segmentation fault";
+	case SIGABRT:
+		return "aborted";
+	case SIGBUS:
+		return "bus error";
+	case SIGTERM:
+		return "terminated";
+	default:
+		return strsignal(sig);
+	}
+}
+
+static void instance_exited(struct loop *loop, int fd, unsigned events, void *data)
+{
+	struct instance *inst = data;
+	struct pool *pool = inst->pool;
+	struct lr_result res = { 0 };
+	struct invocation *inv = inst->current;
+	bool was_starting = inst->state == INSTANCE_STARTING;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	if (lr_sandbox_reap(inst->sb, &res, NULL) == -EAGAIN)
+		return;
+	if (was_starting)
+		pool->n_starting--;
+	inst->state = INSTANCE_DYING;
+	inst->current = NULL;
+	if (inv) {
+		if (res.reason == LR_END_OOM)
+			invocation_fail(inv, "Runtime.OutOfMemory",
+					"RequestId: %s Error: Runtime exited with error: signal: killed",
+					inv->request_id);
+		else if (res.reason == LR_END_EXIT)
+			invocation_fail(inv, "Runtime.ExitError",
+					"RequestId: %s Error: Runtime exited with error: exit status %d",
+					inv->request_id, res.exit_code);
+		else
+			invocation_fail(inv, "Runtime.ExitError",
+					"RequestId: %s Error: Runtime exited with error: signal: %s",
+					inv->request_id, signal_text(res.signal));
+	} else if (was_starting && pool->queue_head && pool->n_queued > pool->n_starting) {
+		/* Died during init: the invocation waiting for it gets the error. */
+		struct invocation *waiting = queue_pop(pool);
+
+		invocation_fail(waiting, res.reason == LR_END_OOM ? "Runtime.OutOfMemory" : "Runtime.ExitError",
+				"RequestId: %s Error: Runtime exited during init with %s %d",
+				waiting->request_id, res.reason == LR_END_EXIT ? "exit status" : "signal",
+				res.reason == LR_END_EXIT ? res.exit_code : res.signal);
+	}
+	instance_destroy(inst);
+	pool_dispatch(pool);
+	pool_maybe_free(pool);
+}
+
+static void instance_destroy(struct instance *inst)
+{
+	struct functions *f = inst->f;
+	struct pool *pool = inst->pool;
+
+	if (inst->state == INSTANCE_IDLE)
+		idle_remove(inst);
+	if (inst->idle_timer)
+		loop_timer_cancel(f->d->loop, inst->idle_timer);
+	for (int i = 0; i < MAX_CONNS_PER_INSTANCE; i++)
+		rapi_conn_free(inst->conns[i]);
+	for (int s = 0; s < 2; s++) {
+		if (inst->out_fd[s] >= 0) {
+			/* Drain what it wrote before it died. */
+			instance_output(f->d->loop, inst->out_fd[s], LOOP_READ, inst);
+			if (inst->out_fd[s] >= 0) {
+				loop_unwatch(f->d->loop, inst->out_fd[s]);
+				close(inst->out_fd[s]);
+			}
+		}
+	}
+	if (inst->listen_fd >= 0) {
+		loop_unwatch(f->d->loop, inst->listen_fd);
+		close(inst->listen_fd);
+	}
+	loop_unwatch(f->d->loop, inst->pidfd);
+	lr_sandbox_free(inst->sb);
+	if (inst->prev)
+		inst->prev->next = inst->next;
+	else
+		pool->instances = inst->next;
+	if (inst->next)
+		inst->next->prev = inst->prev;
+	pool->n_instances--;
+	f->n_instances--;
+	free(inst);
+}
+
+/* Each function runs under a uid (= gid) of its own, from the registry. */
+static uint32_t fn_uid(const struct fn_state *fn, const struct pool *pool)
+{
+	(void)fn;
+	return pool->v.uid;
+}
+
+/* A listener on 127.0.0.1 inside the function's network namespace, for runtimes that
+ * speak the API at AWS_LAMBDA_RUNTIME_API. Created from here: the socket stays in the
+ * namespace it was made in. */
+static int listen_in_netns(struct functions *f, int netns_fd, uint16_t *port)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(addr);
+	int fd, r = 0;
+
+	if (setns(netns_fd, CLONE_NEWNET) < 0)
+		return -errno;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 16) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&addr, &len) < 0)
+		r = -errno;
+	if (setns(f->own_netns_fd, CLONE_NEWNET) < 0)
+		abort();	/* never serve clients from a function's namespace */
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	*port = ntohs(addr.sin_port);
+	return fd;
+}
+
+static int instance_spawn(struct pool *pool, struct api_error *err)
+{
+	struct fn_state *fn = pool->fn;
+	struct functions *f = fn->f;
+	struct daemon *d = f->d;
+	struct instance *inst;
+	int sv[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	const char **envp = NULL;
+	struct lr_error lerr = { 0 };
+	struct lr_bind runtime_bind;
+	struct lr_fd_map api_fd;
+	struct lr_spec spec;
+	char uuid[37], api_env[64], fd_env[32], stream_env[160], day[16];
+	uint16_t port = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+	int r;
+
+	if (fn->netns_fd < 0) {
+		/* One empty network namespace per function: its instances share loopback,
+		 * no other function's instance can reach it. */
+		fn->netns_fd = lr_netns_create(&lerr);
+		if (fn->netns_fd < 0)
+			return api_error_set(err, API_ERR_SERVICE, "%s", lerr.message);
+	}
+	inst = calloc(1, sizeof(*inst));
+	if (!inst)
+		return api_error_set(err, API_ERR_SERVICE, "out of memory");
+	inst->f = f;
+	inst->pool = pool;
+	inst->pidfd = inst->listen_fd = inst->out_fd[0] = inst->out_fd[1] = -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		r = api_error_set(err, API_ERR_SERVICE, "instance set-up: %s", strerror(errno));
+		goto fail;
+	}
+	r = listen_in_netns(f, fn->netns_fd, &port);
+	if (r < 0) {
+		r = api_error_set(err, API_ERR_SERVICE, "runtime API listener: %s", strerror(-r));
+		goto fail;
+	}
+	inst->listen_fd = r;
+
+	request_id_new(uuid);
+	gmtime_r(&now, &tm);
+	strftime(day, sizeof(day), "%Y/%m/%d", &tm);
+	snprintf(inst->log_stream, sizeof(inst->log_stream), "%s/[%s]%.32s", day, pool->v.version, uuid);
+	snprintf(api_env, sizeof(api_env), "AWS_LAMBDA_RUNTIME_API=127.0.0.1:%u", port);
+	snprintf(fd_env, sizeof(fd_env), "LAMINA_RUNTIME_FD=3");
+	snprintf(stream_env, sizeof(stream_env), "AWS_LAMBDA_LOG_STREAM_NAME=%s", inst->log_stream);
+	envp = calloc(pool->n_env + 4, sizeof(char *));
+	if (!envp) {
+		r = api_error_set(err, API_ERR_SERVICE, "out of memory");
+		goto fail;
+	}
+	memcpy(envp, pool->env, pool->n_env * sizeof(char *));
+	envp[pool->n_env] = api_env;
+	envp[pool->n_env + 1] = fd_env;
+	envp[pool->n_env + 2] = stream_env;
+
+	api_fd = (struct lr_fd_map){ .source = sv[1], .target = 3 };
+	runtime_bind = (struct lr_bind){ .source = pool->runtime_dir, .target = "/var/runtime" };
+	spec = (struct lr_spec){
+		.argv = pool->runtime->argv,
+		.envp = envp,
+		.code_dir = pool->code_dir,
+		.binds = pool->runtime->dir ? &runtime_bind : NULL,
+		.n_binds = pool->runtime->dir ? 1 : 0,
+		.hostname = "localhost",
+		.uid = fn_uid(fn, pool),
+		.gid = fn_uid(fn, pool),
+		.memory_bytes = (uint64_t)pool->v.memory_mb << 20,
+		.pids_max = 1024,
+		.cpu_millis = d->config.cpu_proportional_to_memory
+				      ? (uint32_t)((uint64_t)pool->v.memory_mb * 1000 / MB_PER_CPU)
+				      : 0,
+		.tmp_bytes = (uint64_t)pool->v.ephemeral_mb << 20,
+		.net = LR_NET_JOIN,
+		.netns_fd = fn->netns_fd,
+		.stdio = { -1, out[1], errp[1] },
+		.fds = &api_fd,
+		.n_fds = 1,
+	};
+	if (spec.cpu_millis && spec.cpu_millis < 10)
+		spec.cpu_millis = 10;
+	inst->spawned_ns = loop_now_ns();
+	r = lr_sandbox_spawn(d->runtime, &spec, &inst->sb, &lerr);
+	free(envp);
+	envp = NULL;
+	close(sv[1]);
+	close(out[1]);
+	close(errp[1]);
+	sv[1] = out[1] = errp[1] = -1;
+	if (r < 0) {
+		r = api_error_set(err, API_ERR_SERVICE, "cannot start an instance: %s", lerr.message);
+		goto fail;
+	}
+	inst->pidfd = lr_sandbox_pidfd(inst->sb);
+	inst->out_fd[0] = out[0];
+	inst->out_fd[1] = errp[0];
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	fcntl(errp[0], F_SETFL, O_NONBLOCK);
+	inst->state = INSTANCE_STARTING;
+	inst->next = pool->instances;
+	if (pool->instances)
+		pool->instances->prev = inst;
+	pool->instances = inst;
+	pool->n_instances++;
+	pool->n_starting++;
+	f->n_instances++;
+	if (!instance_add_conn(inst, sv[0]) ||
+	    loop_watch(d->loop, inst->listen_fd, LOOP_READ, instance_accept, inst) < 0 ||
+	    loop_watch(d->loop, out[0], LOOP_READ, instance_output, inst) < 0 ||
+	    loop_watch(d->loop, errp[0], LOOP_READ, instance_output, inst) < 0 ||
+	    loop_watch(d->loop, inst->pidfd, LOOP_READ, instance_exited, inst) < 0) {
+		/* Without its watches the instance is unusable: end it now. */
+		instance_kill(inst);
+		return api_error_set(err, API_ERR_SERVICE, "cannot watch the new instance");
+	}
+	log_debug("instance of %s:%s started (pid %d)", pool->v.name, pool->v.version,
+		  (int)lr_sandbox_pid(inst->sb));
+	return 0;
+fail:
+	free(envp);
+	for (int i = 0; i < 2; i++) {
+		if (sv[i] >= 0)
+			close(sv[i]);
+		if (out[i] >= 0)
+			close(out[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+	}
+	if (inst->listen_fd >= 0)
+		close(inst->listen_fd);
+	free(inst);
+	return r;
+}
+
+/* Starts instances for queued invocations that no starting instance will take. */
+static void pool_dispatch(struct pool *pool)
+{
+	while (pool->queue_head && pool->idle) {
+		struct instance *inst = pool->idle;
+
+		pool->idle = inst->idle_next;
+		inst->idle_next = NULL;
+		deliver(inst, queue_pop(pool));
+	}
+	while (!pool->retired && pool->n_queued > pool->n_starting) {
+		struct api_error err = { 0 };
+
+		if (instance_spawn(pool, &err) < 0) {
+			struct invocation *inv = pool->queue_tail;
+
+			queue_remove(pool, inv);
+			invocation_fail(inv, "Runtime.Unknown", "RequestId: %s Error: %s", inv->request_id,
+					err.message);
+		}
+	}
+}
+
+/* ---- the API ---- */
+
+static bool over_concurrency(struct functions *f, struct fn_state *fn, struct api_error *err)
+{
+	const struct daemon_config *c = &f->d->config;
+
+	if (fn->reserved >= 0) {
+		if (fn->inflight >= (unsigned)fn->reserved) {
+			api_error_set(err, API_ERR_THROTTLED,
+				      "Rate Exceeded. (ReservedFunctionConcurrentInvocationLimitExceeded: %s has %d reserved)",
+				      fn->name, fn->reserved);
+			return true;
+		}
+		return false;
+	}
+	/* Functions without a reservation share what the reservations leave. */
+	if (f->inflight_unreserved + f->sum_reserved >= c->account_concurrency) {
+		api_error_set(err, API_ERR_THROTTLED,
+			      "Rate Exceeded. (ConcurrentInvocationLimitExceeded: account limit %u)",
+			      c->account_concurrency);
+		return true;
+	}
+	return false;
+}
+
+/* Stops the longest-idle instance anywhere, to make room. */
+static bool reap_one_idle(struct functions *f)
+{
+	for (struct fn_state *fn = f->fns; fn; fn = fn->next)
+		for (struct pool *p = fn->pools; p; p = p->next)
+			if (p->idle) {
+				struct instance *last = p->idle;
+
+				while (last->idle_next)
+					last = last->idle_next;
+				instance_kill(last);
+				return true;
+			}
+	return false;
+}
+
+int functions_invoke(struct functions *f, const struct function_version *v, char *payload,
+		     size_t payload_len, invoke_done_cb cb, void *ctx, char request_id[37],
+		     struct api_error *err)
+{
+	struct daemon *d = f->d;
+	struct fn_state *fn;
+	struct pool *pool;
+	struct invocation *inv;
+
+	if (d->draining) {
+		free(payload);
+		return api_error_set(err, API_ERR_SERVICE, "laminad is shutting down");
+	}
+	fn = fn_get(f, v->name, true);
+	if (!fn) {
+		free(payload);
+		return api_error_set(err, API_ERR_SERVICE, "out of memory");
+	}
+	if (!fn->reserved_loaded) {
+		int reserved = -1;
+
+		registry_get_concurrency(d->registry, v->name, &reserved, NULL);
+		functions_set_reserved(f, v->name, reserved);
+	}
+	if (over_concurrency(f, fn, err)) {
+		free(payload);
+		return -1;
+	}
+	pool = pool_get(f, fn, v, err);
+	if (!pool) {
+		free(payload);
+		return -1;
+	}
+	inv = calloc(1, sizeof(*inv));
+	if (!inv) {
+		free(payload);
+		return api_error_set(err, API_ERR_SERVICE, "out of memory");
+	}
+	inv->f = f;
+	inv->pool = pool;
+	inv->payload = payload;
+	inv->payload_len = payload_len;
+	inv->cb = cb;
+	inv->ctx = ctx;
+	inv->arrived_ns = loop_now_ns();
+	request_id_new(inv->request_id);
+	memcpy(request_id, inv->request_id, 37);
+	fn->inflight++;
+	f->inflight++;
+	if (fn->reserved < 0)
+		f->inflight_unreserved++;
+
+	if (pool->idle) {
+		struct instance *inst = pool->idle;
+
+		pool->idle = inst->idle_next;
+		inst->idle_next = NULL;
+		deliver(inst, inv);
+		return 0;
+	}
+	if (f->n_instances >= d->config.account_concurrency)
+		reap_one_idle(f);
+	/* Waits for an instance: its init and its run together get the timeout plus
+	 * Lambda's init allowance. */
+	inv->timer = loop_timer_add(d->loop, (int64_t)v->timeout_s * 1000 + INIT_ALLOWANCE_MS,
+				    invocation_timed_out, inv);
+	if (pool->queue_tail)
+		pool->queue_tail->next = inv;
+	else
+		pool->queue_head = inv;
+	pool->queue_tail = inv;
+	pool->n_queued++;
+	pool_dispatch(pool);
+	return 0;
+}
+
+static void pool_retire(struct pool *pool)
+{
+	pool->retired = true;
+	while (pool->idle)
+		instance_kill(pool->idle);
+	for (struct instance *i = pool->instances; i; i = i->next)
+		if (i->state == INSTANCE_STARTING && !pool->queue_head)
+			instance_kill(i);
+}
+
+void functions_retire(struct functions *f, const char *function, const char *version)
+{
+	struct fn_state *fn = fn_get(f, function, false);
+
+	if (!fn)
+		return;
+	for (struct pool *p = fn->pools, *next; p; p = next) {
+		next = p->next;
+		if (!version || !strcmp(p->v.version, version)) {
+			pool_retire(p);
+			pool_maybe_free(p);
+		}
+	}
+}
+
+void functions_forget(struct functions *f, const char *function)
+{
+	struct fn_state *fn = fn_get(f, function, false);
+
+	if (!fn)
+		return;
+	functions_retire(f, function, NULL);
+	fn->reserved_loaded = false;
+	if (fn->reserved >= 0)
+		f->sum_reserved -= fn->reserved;
+	fn->reserved = -1;
+}
+
+void functions_set_reserved(struct functions *f, const char *function, int reserved)
+{
+	struct fn_state *fn = fn_get(f, function, true);
+
+	if (!fn)
+		return;
+	if (fn->reserved_loaded && fn->reserved >= 0) {
+		f->sum_reserved -= fn->reserved;
+		if (fn->inflight)
+			f->inflight_unreserved += fn->inflight;
+	}
+	if (reserved >= 0) {
+		f->sum_reserved += reserved;
+		if (fn->reserved_loaded && fn->reserved < 0)
+			f->inflight_unreserved -= fn->inflight;
+	}
+	fn->reserved = reserved;
+	fn->reserved_loaded = true;
+}
+
+unsigned functions_instance_count(const struct functions *f)
+{
+	return f->n_instances;
+}
+
+unsigned functions_inflight_count(const struct functions *f)
+{
+	return f->inflight;
+}
+
+void functions_free(struct functions *f)
+{
+	if (!f)
+		return;
+	for (struct fn_state *fn = f->fns, *next_fn; fn; fn = next_fn) {
+		next_fn = fn->next;
+		for (struct pool *p = fn->pools, *next_p; p; p = next_p) {
+			next_p = p->next;
+			while (p->queue_head) {
+				struct invocation *inv = queue_pop(p);
+
+				invocation_fail(inv, "Runtime.Unknown", "RequestId: %s Error: laminad stopped",
+						inv->request_id);
+			}
+			while (p->instances) {
+				struct instance *inst = p->instances;
+
+				if (inst->current) {
+					struct invocation *inv = inst->current;
+
+					inst->current = NULL;
+					invocation_fail(inv, "Runtime.Unknown",
+							"RequestId: %s Error: laminad stopped", inv->request_id);
+				}
+				if (inst->state != INSTANCE_DYING)
+					inst->state = INSTANCE_DYING;
+				instance_destroy(inst);	/* lr_sandbox_free kills and waits */
+			}
+			pool_free(p);
+		}
+		if (fn->netns_fd >= 0)
+			close(fn->netns_fd);
+		free(fn);
+	}
+	close(f->own_netns_fd);
+	free(f);
+}
