@@ -33,6 +33,7 @@
 #define MB_PER_CPU 1769
 
 enum instance_state {
+	INSTANCE_NEW,		/* being set up */
 	INSTANCE_STARTING,	/* spawned, has not asked for its first event */
 	INSTANCE_IDLE,		/* holding GET /next */
 	INSTANCE_BUSY,		/* running an invocation */
@@ -98,7 +99,9 @@ struct pool {
 	struct instance *instances;
 	struct instance *idle;		/* LIFO: the warmest first */
 	struct invocation *queue_head, *queue_tail;
-	unsigned n_queued, n_starting, n_instances;
+	unsigned n_queued, n_instances;
+	unsigned n_starting;		/* will ask for a first event */
+	unsigned n_returning;		/* answered; will ask for the next event */
 	bool retired;
 	struct pool *next;
 };
@@ -125,6 +128,30 @@ struct functions {
 };
 
 static const struct rapi_handlers handlers;
+
+/* Instances that will ask for an event soon: queued invocations wait for these rather
+ * than start more. A runtime that answers and at once asks for the next event leaves a
+ * window in which a new invocation must not start a second instance. */
+static unsigned pool_coming(const struct pool *pool)
+{
+	return pool->n_starting + pool->n_returning;
+}
+
+static void instance_set_state(struct instance *inst, enum instance_state state)
+{
+	struct pool *pool = inst->pool;
+
+	if (inst->state == INSTANCE_STARTING)
+		pool->n_starting--;
+	else if (inst->state == INSTANCE_RETURNING)
+		pool->n_returning--;
+	if (state == INSTANCE_STARTING)
+		pool->n_starting++;
+	else if (state == INSTANCE_RETURNING)
+		pool->n_returning++;
+	inst->state = state;
+}
+
 static void instance_kill(struct instance *inst);
 static void instance_destroy(struct instance *inst);
 static int instance_spawn(struct pool *pool, struct api_error *err);
@@ -430,7 +457,7 @@ static int64_t invocation_timed_out(struct loop *loop, struct loop_timer *timer,
 	} else {
 		queue_remove(pool, inv);
 		/* An init that never answers: stop one of the starting instances. */
-		if (pool->n_starting > pool->n_queued) {
+		if (pool_coming(pool) > pool->n_queued) {
 			for (struct instance *i = pool->instances; i; i = i->next)
 				if (i->state == INSTANCE_STARTING) {
 					instance_kill(i);
@@ -460,7 +487,7 @@ static void deliver(struct instance *inst, struct invocation *inv)
 		inst->idle_timer = NULL;
 	}
 	inst->next_conn = NULL;
-	inst->state = INSTANCE_BUSY;
+	instance_set_state(inst, INSTANCE_BUSY);
 	inst->current = inv;
 	inv->inst = inst;
 	lr_sandbox_reset_peak(inst->sb, NULL);
@@ -503,9 +530,7 @@ static void instance_kill(struct instance *inst)
 		return;
 	if (inst->state == INSTANCE_IDLE)
 		idle_remove(inst);
-	if (inst->state == INSTANCE_STARTING)
-		inst->pool->n_starting--;
-	inst->state = INSTANCE_DYING;
+	instance_set_state(inst, INSTANCE_DYING);
 	if (inst->idle_timer) {
 		loop_timer_cancel(inst->f->d->loop, inst->idle_timer);
 		inst->idle_timer = NULL;
@@ -546,7 +571,6 @@ static void on_next(struct instance *inst, struct rapi_conn *c)
 	if (inst->state == INSTANCE_STARTING) {
 		inst->init_ms = (loop_now_ns() - inst->spawned_ns) / 1e6;
 		inst->report_init = true;
-		pool->n_starting--;
 	}
 	if (inst->current) {
 		/* Asked for more without answering: the invocation gets nothing back. */
@@ -558,7 +582,7 @@ static void on_next(struct instance *inst, struct rapi_conn *c)
 				inv->request_id);
 	}
 	inst->next_conn = c;
-	inst->state = INSTANCE_IDLE;
+	instance_set_state(inst, INSTANCE_IDLE);
 	if (pool->retired || inst->f->d->draining) {
 		instance_kill(inst);
 		return;
@@ -581,7 +605,7 @@ static void on_response(struct instance *inst, const char *request_id, const cha
 		log_debug("instance answered unknown request '%s'", request_id);
 		return;
 	}
-	inst->state = INSTANCE_RETURNING;
+	instance_set_state(inst, INSTANCE_RETURNING);
 	if (too_large) {
 		invocation_fail(inv, "Function.ResponseSizeTooLarge",
 				"Response payload size exceeded maximum allowed payload size (6291556 bytes).");
@@ -598,7 +622,7 @@ static void on_error(struct instance *inst, const char *request_id, const char *
 
 	if (!inv || strcmp(inv->request_id, request_id))
 		return;
-	inst->state = INSTANCE_RETURNING;
+	instance_set_state(inst, INSTANCE_RETURNING);
 	parsed = len ? json_loadb(body, len, 0, NULL) : NULL;
 	if (!parsed) {
 		invocation_fail(inv, "Unknown", "RequestId: %s Error: the runtime reported an error without details",
@@ -619,7 +643,7 @@ static void on_init_error(struct instance *inst, const char *body, size_t len)
 		return;
 	instance_kill(inst);
 	/* The invocation that waited for this init gets its error, as on Lambda. */
-	if (inv && pool->n_queued > pool->n_starting) {
+	if (inv && pool->n_queued > pool_coming(pool)) {
 		queue_remove(pool, inv);
 		if (parsed)
 			invocation_complete(inv, "Unhandled", body, len);
@@ -742,15 +766,16 @@ static void instance_exited(struct loop *loop, int fd, unsigned events, void *da
 	struct lr_result res = { 0 };
 	struct invocation *inv = inst->current;
 	bool was_starting = inst->state == INSTANCE_STARTING;
+	bool was_returning = inst->state == INSTANCE_RETURNING;
 
 	(void)loop;
 	(void)fd;
 	(void)events;
 	if (lr_sandbox_reap(inst->sb, &res, NULL) == -EAGAIN)
 		return;
-	if (was_starting)
-		pool->n_starting--;
-	inst->state = INSTANCE_DYING;
+	if (inst->state == INSTANCE_IDLE)
+		idle_remove(inst);
+	instance_set_state(inst, INSTANCE_DYING);
 	inst->current = NULL;
 	if (inv) {
 		if (res.reason == LR_END_OOM)
@@ -765,8 +790,10 @@ static void instance_exited(struct loop *loop, int fd, unsigned events, void *da
 			invocation_fail(inv, "Runtime.ExitError",
 					"RequestId: %s Error: Runtime exited with error: signal: %s",
 					inv->request_id, signal_text(res.signal));
-	} else if (was_starting && pool->queue_head && pool->n_queued > pool->n_starting) {
-		/* Died during init: the invocation waiting for it gets the error. */
+	} else if ((was_starting || was_returning) && pool->queue_head &&
+		   pool->n_queued > pool_coming(pool)) {
+		/* Died before taking the invocation that waited for it: that one gets the
+		 * error (a crash at init, as on Lambda). */
 		struct invocation *waiting = queue_pop(pool);
 
 		invocation_fail(waiting, res.reason == LR_END_OOM ? "Runtime.OutOfMemory" : "Runtime.ExitError",
@@ -953,13 +980,12 @@ static int instance_spawn(struct pool *pool, struct api_error *err)
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
 	fcntl(errp[0], F_SETFL, O_NONBLOCK);
-	inst->state = INSTANCE_STARTING;
+	instance_set_state(inst, INSTANCE_STARTING);
 	inst->next = pool->instances;
 	if (pool->instances)
 		pool->instances->prev = inst;
 	pool->instances = inst;
 	pool->n_instances++;
-	pool->n_starting++;
 	f->n_instances++;
 	if (!instance_add_conn(inst, sv[0]) ||
 	    loop_watch(d->loop, inst->listen_fd, LOOP_READ, instance_accept, inst) < 0 ||
@@ -999,7 +1025,7 @@ static void pool_dispatch(struct pool *pool)
 		inst->idle_next = NULL;
 		deliver(inst, queue_pop(pool));
 	}
-	while (!pool->retired && pool->n_queued > pool->n_starting) {
+	while (!pool->retired && pool->n_queued > pool_coming(pool)) {
 		struct api_error err = { 0 };
 
 		if (instance_spawn(pool, &err) < 0) {
@@ -1221,8 +1247,7 @@ void functions_free(struct functions *f)
 					invocation_fail(inv, "Runtime.Unknown",
 							"RequestId: %s Error: laminad stopped", inv->request_id);
 				}
-				if (inst->state != INSTANCE_DYING)
-					inst->state = INSTANCE_DYING;
+				instance_set_state(inst, INSTANCE_DYING);
 				instance_destroy(inst);	/* lr_sandbox_free kills and waits */
 			}
 			pool_free(p);
