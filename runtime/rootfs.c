@@ -2,6 +2,7 @@
 #include "rootfs.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* What of the host's /etc a language runtime needs: the loader, name service, time
@@ -37,22 +39,6 @@ static const char *arena_dup(struct rootfs_plan *plan, const char *s, size_t len
 	p[len] = '\0';
 	plan->arena_used += len + 1;
 	return p;
-}
-
-static const char *arena_printf(struct rootfs_plan *plan, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static const char *arena_printf(struct rootfs_plan *plan, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return NULL;
-	return arena_dup(plan, buf, n);
 }
 
 static int add_op(struct rootfs_plan *plan, struct rootfs_op op, struct lr_error *err)
@@ -125,8 +111,19 @@ static int add_host_entry(struct rootfs_plan *plan, const char *host_path, const
 
 int rootfs_plan_base(struct rootfs_plan *plan, struct lr_error *err)
 {
-	static const char *const dirs[] = { "usr", "etc", "var", "var/task", "opt", "tmp", "proc",
-					     "dev" };
+	static const char *const dirs[] = { "usr", "etc", "etc/lamina", "var", "var/task",
+					     "var/runtime", "opt", "tmp", "proc", "dev" };
+	static const struct {
+		const char *name;
+		unsigned major, minor;
+	} devices[] = { { "dev/null", 1, 3 }, { "dev/zero", 1, 5 }, { "dev/full", 1, 7 },
+			{ "dev/random", 1, 8 }, { "dev/urandom", 1, 9 } };
+	static const char *const links[][2] = {
+		/* Accounts are the sandbox's own, mounted per sandbox at /etc/lamina. */
+		{ "lamina/passwd", "etc/passwd" }, { "lamina/group", "etc/group" },
+		{ "/proc/self/fd", "dev/fd" }, { "/proc/self/fd/0", "dev/stdin" },
+		{ "/proc/self/fd/1", "dev/stdout" }, { "/proc/self/fd/2", "dev/stderr" },
+	};
 	int r;
 
 	memset(plan, 0, sizeof(*plan));
@@ -156,60 +153,10 @@ int rootfs_plan_base(struct rootfs_plan *plan, struct lr_error *err)
 			return r;
 	}
 	r = add_file(plan, "etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost\n", err);
-	return r;
-}
-
-int rootfs_plan_sandbox(struct rootfs_plan *plan, const struct rootfs_sandbox *sb,
-			struct lr_error *err)
-{
-	static const struct {
-		const char *name;
-		unsigned major, minor;
-	} devices[] = { { "dev/null", 1, 3 }, { "dev/zero", 1, 5 }, { "dev/full", 1, 7 },
-			{ "dev/random", 1, 8 }, { "dev/urandom", 1, 9 } };
-	static const char *const dev_links[][2] = { { "/proc/self/fd", "dev/fd" },
-						    { "/proc/self/fd/0", "dev/stdin" },
-						    { "/proc/self/fd/1", "dev/stdout" },
-						    { "/proc/self/fd/2", "dev/stderr" } };
-	int r;
-
-	/* The sandbox's own identity in /etc/passwd and /etc/group, so that getpwuid()
-	 * (Java's user.name, Python's getpass) answers. */
-	r = add_file(plan, "etc/passwd",
-		     arena_printf(plan,
-				  "root:x:0:0:root:/root:/usr/sbin/nologin\n"
-				  "sbx_user:x:%u:%u:sandbox:/tmp:/usr/sbin/nologin\n"
-				  "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
-				  (unsigned)sb->uid, (unsigned)sb->gid),
-		     err);
-	if (r == 0)
-		r = add_file(plan, "etc/group",
-			     arena_printf(plan, "root:x:0:\nsbx_user:x:%u:\nnogroup:x:65534:\n",
-					  (unsigned)sb->gid),
-			     err);
-	if (r == 0 && sb->code_dir)
-		r = add_bind(plan, sb->code_dir, "var/task", err);
-	if (r == 0 && sb->opt_dir)
-		r = add_bind(plan, sb->opt_dir, "opt", err);
-	for (size_t i = 0; r == 0 && i < sb->n_binds; i++) {
-		const char *target = sb->binds[i].target;
-
-		/* Only under /var: elsewhere a mount point would have to be made inside a
-		 * host bind (/usr, /etc) before it turns read-only. */
-		if (strncmp(target, "/var/", 5) != 0 || !strncmp(target, "/var/task", 9) ||
-		    strstr(target, "/..") || strstr(target, "//") || target[strlen(target) - 1] == '/')
-			return lr_error_invalid(err, EINVAL,
-						"bind target '%s' must be a path under /var/ other than /var/task",
-						target);
-		/* mkdir -p, one op per component below var/. */
-		for (const char *p = target + 5; r == 0 && (p = strchr(p, '/')); p++)
-			r = add_mkdir(plan, arena_dup(plan, target + 1, p - target - 1), 0755, err);
-		if (r == 0)
-			r = add_mkdir(plan, arena_dup(plan, target + 1, strlen(target) - 1), 0755, err);
-		if (r == 0)
-			r = add_bind(plan, arena_dup(plan, sb->binds[i].source, strlen(sb->binds[i].source)),
-				     arena_dup(plan, target + 1, strlen(target) - 1), err);
-	}
+	for (size_t i = 0; r == 0 && i < 2; i++)
+		r = add_op(plan, (struct rootfs_op){ .kind = ROOTFS_SYMLINK, .source = links[i][0],
+						     .target = links[i][1] },
+			   err);
 	/* Everything so far, the root itself included, becomes read-only at once. */
 	if (r == 0)
 		r = add_op(plan, (struct rootfs_op){ .kind = ROOTFS_READONLY, .target = ".", .flags = 1 },
@@ -226,23 +173,137 @@ int rootfs_plan_sandbox(struct rootfs_plan *plan, const struct rootfs_sandbox *s
 					       .mode = S_IFCHR | 0666,
 					       .dev = makedev(devices[i].major, devices[i].minor) },
 			   err);
-	for (size_t i = 0; r == 0 && i < sizeof(dev_links) / sizeof(dev_links[0]); i++)
-		r = add_op(plan,
-			   (struct rootfs_op){ .kind = ROOTFS_SYMLINK, .source = dev_links[i][0],
-					       .target = dev_links[i][1] },
+	for (size_t i = 2; r == 0 && i < sizeof(links) / sizeof(links[0]); i++)
+		r = add_op(plan, (struct rootfs_op){ .kind = ROOTFS_SYMLINK, .source = links[i][0],
+						     .target = links[i][1] },
 			   err);
 	if (r == 0)
 		r = add_op(plan, (struct rootfs_op){ .kind = ROOTFS_READONLY, .target = "dev" }, err);
-	if (r == 0)
-		r = add_op(plan,
-			   (struct rootfs_op){ .kind = ROOTFS_TMPFS, .target = "tmp",
-					       .data = arena_printf(plan, "size=%" PRIu64 ",mode=1777",
-								    sb->tmp_bytes),
-					       .flags = MS_NOSUID | MS_NODEV },
-			   err);
-	if (r == 0)
-		r = add_op(plan, (struct rootfs_op){ .kind = ROOTFS_PROC, .target = "proc" }, err);
 	return r;
+}
+
+/* ---- per sandbox, in the caller: detached mounts the child attaches ---- */
+
+static int attach_add(struct rootfs_mounts *m, int fd, const char *target, struct lr_error *err)
+{
+	if (m->n == ROOTFS_MAX_ATTACH) {
+		close(fd);
+		return lr_error_invalid(err, E2BIG, "too many mounts for one sandbox");
+	}
+	m->attach[m->n].fd = fd;
+	snprintf(m->attach[m->n].target, sizeof(m->attach[m->n].target), "%s", target);
+	m->n++;
+	return 0;
+}
+
+/* A read-only, recursive copy of a host directory, not yet attached anywhere. */
+static int clone_tree(struct rootfs_mounts *m, const char *source, const char *target,
+		      struct lr_error *err)
+{
+	struct mount_attr attr = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	};
+	int fd = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+
+	if (fd < 0)
+		return lr_error_set(err, errno, "clone mount of '%s'", source);
+	if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
+		int r = lr_error_set(err, errno, "make '%s' read-only", source);
+		close(fd);
+		return r;
+	}
+	return attach_add(m, fd, target, err);
+}
+
+static int write_at(int dir, const char *name, const char *data, struct lr_error *err)
+{
+	int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	size_t len = strlen(data);
+	ssize_t n;
+
+	if (fd < 0)
+		return lr_error_set(err, errno, "create sandbox '%s'", name);
+	n = write(fd, data, len);
+	close(fd);
+	if (n != (ssize_t)len)
+		return lr_error_set(err, errno ? errno : EIO, "write sandbox '%s'", name);
+	return 0;
+}
+
+/* /etc/lamina: the sandbox's passwd and group, naming its own uid and gid, so that
+ * getpwuid() answers (Java's user.name, Python's getpass). */
+static int accounts_tree(struct rootfs_mounts *m, uid_t uid, gid_t gid, struct lr_error *err)
+{
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+					      MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+	char passwd[256], group[128];
+	int fs, mnt, r;
+
+	fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return lr_error_set(err, errno, "fsopen tmpfs");
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "size", "16k", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		r = lr_error_set(err, errno, "create tmpfs for /etc/lamina");
+		close(fs);
+		return r;
+	}
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+	close(fs);
+	if (mnt < 0)
+		return lr_error_set(err, errno, "fsmount for /etc/lamina");
+	snprintf(passwd, sizeof(passwd),
+		 "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+		 "sbx_user:x:%u:%u:sandbox:/tmp:/usr/sbin/nologin\n"
+		 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+		 (unsigned)uid, (unsigned)gid);
+	snprintf(group, sizeof(group), "root:x:0:\nsbx_user:x:%u:\nnogroup:x:65534:\n", (unsigned)gid);
+	r = write_at(mnt, "passwd", passwd, err);
+	if (r == 0)
+		r = write_at(mnt, "group", group, err);
+	if (r == 0 && mount_setattr(mnt, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
+		r = lr_error_set(err, errno, "make /etc/lamina read-only");
+	if (r < 0) {
+		close(mnt);
+		return r;
+	}
+	return attach_add(m, mnt, "/etc/lamina", err);
+}
+
+int rootfs_prepare(const struct rootfs_sandbox *sb, struct rootfs_mounts *m, struct lr_error *err)
+{
+	int r = 0;
+
+	memset(m, 0, sizeof(*m));
+	for (size_t i = 0; r == 0 && i < sb->n_binds; i++) {
+		/* The base has a mount point for each: /var/runtime. */
+		if (strcmp(sb->binds[i].target, "/var/runtime"))
+			return lr_error_invalid(err, EINVAL, "bind target '%s' must be /var/runtime",
+						sb->binds[i].target);
+	}
+	if (sb->code_dir)
+		r = clone_tree(m, sb->code_dir, "/var/task", err);
+	if (r == 0 && sb->opt_dir)
+		r = clone_tree(m, sb->opt_dir, "/opt", err);
+	for (size_t i = 0; r == 0 && i < sb->n_binds; i++)
+		r = clone_tree(m, sb->binds[i].source, sb->binds[i].target, err);
+	if (r == 0)
+		r = accounts_tree(m, sb->uid, sb->gid, err);
+	if (r == 0)
+		snprintf(m->tmp_options, sizeof(m->tmp_options), "size=%" PRIu64 ",mode=1777",
+			 sb->tmp_bytes);
+	if (r < 0)
+		rootfs_release(m);
+	return r;
+}
+
+void rootfs_release(struct rootfs_mounts *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->attach[i].fd >= 0)
+			close(m->attach[i].fd);
+	m->n = 0;
 }
 
 /* ---- child side: no allocation, no stdio ---- */
@@ -305,7 +366,7 @@ static int run_op(const struct rootfs_op *op)
 	return -EINVAL;
 }
 
-int rootfs_enter(const struct rootfs_plan *plan, int *failed_op)
+static int build_root(const struct rootfs_plan *plan, int *failed_op)
 {
 	int fs_fd, mnt_fd, r;
 
@@ -352,5 +413,108 @@ int rootfs_enter(const struct rootfs_plan *plan, int *failed_op)
 	if (chdir("/") < 0)
 		return -errno;
 	umask(022);
+	return 0;
+}
+
+/* ---- the template: the base tree, built once, copied by every sandbox ---- */
+
+int rootfs_template_create(const struct rootfs_plan *base, struct lr_error *err)
+{
+	int report[2], hold[2], r, ns_fd;
+	struct {
+		int error;
+		int op;
+	} result = { 0, -1 };
+	char path[64];
+	pid_t pid;
+
+	if (pipe2(report, O_CLOEXEC) < 0)
+		return lr_error_set(err, errno, "pipe");
+	if (pipe2(hold, O_CLOEXEC) < 0) {
+		r = lr_error_set(err, errno, "pipe");
+		close(report[0]);
+		close(report[1]);
+		return r;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = lr_error_set(err, errno, "fork for the template mount namespace");
+		goto out;
+	}
+	if (pid == 0) {
+		char byte;
+
+		/* A mount namespace of its own whose root becomes the base tree; it lives on
+		 * through the fd the parent opens, after this process ends. */
+		close(report[0]);
+		close(hold[1]);
+		if (unshare(CLONE_NEWNS) < 0)
+			result.error = errno;
+		else
+			result.error = -build_root(base, &result.op);
+		if (write(report[1], &result, sizeof(result)) != sizeof(result))
+			_exit(1);
+		/* Stay until the parent holds the namespace. */
+		if (read(hold[0], &byte, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(report[1]);
+	report[1] = -1;
+	close(hold[0]);
+	hold[0] = -1;
+	if (read(report[0], &result, sizeof(result)) != sizeof(result)) {
+		r = lr_error_invalid(err, EIO, "the template mount namespace's builder died");
+		goto reap;
+	}
+	if (result.error) {
+		if (result.op >= 0)
+			r = lr_error_set(err, result.error, "build the sandbox root: '%s'%s%s",
+					 base->ops[result.op].target, base->ops[result.op].source ? " from " : "",
+					 base->ops[result.op].source ? base->ops[result.op].source : "");
+		else
+			r = lr_error_set(err, result.error, "build the sandbox root");
+		goto reap;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	ns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	r = ns_fd < 0 ? lr_error_set(err, errno, "open the template mount namespace") : ns_fd;
+reap:
+	close(hold[1]);
+	hold[1] = -1;
+	waitpid(pid, NULL, 0);
+out:
+	for (int i = 0; i < 2; i++) {
+		if (report[i] >= 0)
+			close(report[i]);
+		if (hold[i] >= 0)
+			close(hold[i]);
+	}
+	return r;
+}
+
+int rootfs_enter(int template_ns, const struct rootfs_mounts *m, int *failed)
+{
+	*failed = -1;
+	/* A copy of the template: the base tree, already private, read-only and pivoted;
+	 * the host's tree is not in it. */
+	if (setns(template_ns, CLONE_NEWNS) < 0 || unshare(CLONE_NEWNS) < 0 || chdir("/") < 0)
+		return -errno;
+	for (size_t i = 0; i < m->n; i++) {
+		if (move_mount(m->attach[i].fd, "", AT_FDCWD, m->attach[i].target,
+			       MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+			*failed = (int)i;
+			return -errno;
+		}
+	}
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, m->tmp_options) < 0) {
+		*failed = ROOTFS_FAILED_TMP;
+		return -errno;
+	}
+	/* After the pid namespace: this proc shows the sandbox's processes only. */
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		*failed = ROOTFS_FAILED_PROC;
+		return -errno;
+	}
 	return 0;
 }

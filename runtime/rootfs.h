@@ -51,25 +51,47 @@ struct rootfs_plan {
 /* The part shared by every sandbox: base dirs, /usr, /lib*, curated /etc, /dev. */
 int rootfs_plan_base(struct rootfs_plan *plan, struct lr_error *err);
 
+/*
+ * Builds the base tree once, in a mount namespace of its own (a helper process runs the
+ * plan and pivots into it), and returns an fd of that namespace. Every sandbox starts
+ * from a copy of it: a handful of mounts instead of the plan's dozens, and no host tree
+ * to detach.
+ */
+int rootfs_template_create(const struct rootfs_plan *base, struct lr_error *err);
+
 struct rootfs_sandbox {
 	const char *code_dir;
 	const char *opt_dir;
-	const struct lr_bind *binds;	/* targets absolute, under /var/ */
+	const struct lr_bind *binds;	/* targets: /var/runtime */
 	size_t n_binds;
 	uint64_t tmp_bytes;
 	uid_t uid;
 	gid_t gid;
 };
 
-/* Appends one sandbox's mounts to a copy of the base plan. */
-int rootfs_plan_sandbox(struct rootfs_plan *plan, const struct rootfs_sandbox *sb,
-			struct lr_error *err);
+#define ROOTFS_MAX_ATTACH 8
+#define ROOTFS_FAILED_TMP (-2)
+#define ROOTFS_FAILED_PROC (-3)
+
+/* One sandbox's own mounts, made in the caller as detached trees (open_tree, fsmount)
+ * while it still sees the host, and attached by the child in its copy of the template. */
+struct rootfs_mounts {
+	struct {
+		int fd;
+		char target[64];
+	} attach[ROOTFS_MAX_ATTACH];
+	size_t n;
+	char tmp_options[64];
+};
+
+int rootfs_prepare(const struct rootfs_sandbox *sb, struct rootfs_mounts *m, struct lr_error *err);
+void rootfs_release(struct rootfs_mounts *m);
 
 /*
- * Runs in the child: makes the mount tree private, builds the new root on a fresh tmpfs
- * stacked over '/', runs the plan, then pivot_root()s into it and detaches the host's
- * tree. Returns 0 or -errno with *failed_op set (-1 for the set-up steps).
+ * Runs in the child, in its new pid namespace: enters a copy of the template, attaches
+ * the sandbox's mounts, mounts /tmp and /proc. Returns 0 or -errno with *failed set to
+ * the attach index, ROOTFS_FAILED_TMP/PROC, or -1 for entering the template.
  */
-int rootfs_enter(const struct rootfs_plan *plan, int *failed_op);
+int rootfs_enter(int template_ns, const struct rootfs_mounts *m, int *failed);
 
 #endif

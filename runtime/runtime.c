@@ -34,6 +34,7 @@ int lr_runtime_new(const struct lr_runtime_config *config, struct lr_runtime **o
 		return lr_error_set(err, ENOMEM, "allocate runtime");
 	for (int d = 0; d < CGROUP_DIR_COUNT; d++)
 		rt->cgroups.parent_fd[d] = -1;
+	rt->template_ns = -1;
 	parent = config->cgroup_parent ? config->cgroup_parent : LR_DEFAULT_CGROUP_PARENT;
 	r = cgroup_manager_init(&rt->cgroups, config->cgroup_root ? config->cgroup_root : "/sys/fs/cgroup",
 				parent, config->cgroup_parent == NULL, err);
@@ -45,6 +46,10 @@ int lr_runtime_new(const struct lr_runtime_config *config, struct lr_runtime **o
 	r = rootfs_plan_base(&rt->base_plan, err);
 	if (r < 0)
 		goto fail;
+	r = rootfs_template_create(&rt->base_plan, err);
+	if (r < 0)
+		goto fail;
+	rt->template_ns = r;
 	rt->empty_caps = cap_init();
 	if (!rt->empty_caps) {
 		r = lr_error_set(err, errno, "cap_init");
@@ -84,6 +89,8 @@ void lr_runtime_free(struct lr_runtime *rt)
 		munmap(rt->child_stack, rt->child_stack_size);
 	if (rt->empty_caps)
 		cap_free(rt->empty_caps);
+	if (rt->template_ns >= 0)
+		close(rt->template_ns);
 	syscall_filter_free(&rt->seccomp);
 	cgroup_manager_fini(&rt->cgroups);
 	free(rt);

@@ -81,7 +81,7 @@ struct child_report {
 struct child_args {
 	const struct lr_spec *spec;
 	const struct lr_runtime *rt;
-	const struct rootfs_plan *plan;
+	const struct rootfs_mounts *mounts;
 	const struct cgroup *cgroup;
 	const char *cwd;
 	const char *hostname;
@@ -252,7 +252,7 @@ static int child_main(void *arg)
 		if (r < 0)
 			return child_fail(a, STEP_LOOPBACK, r);
 	}
-	r = rootfs_enter(a->plan, &a->report->op);
+	r = rootfs_enter(a->rt->template_ns, a->mounts, &a->report->op);
 	if (r < 0)
 		return child_fail(a, STEP_ROOTFS, r);
 	if (sethostname(a->hostname, strlen(a->hostname)) < 0)
@@ -353,7 +353,7 @@ int lr_sandbox_spawn(struct lr_runtime *rt, const struct lr_spec *spec, struct l
 {
 	struct lr_sandbox *sb = NULL;
 	struct cgroup *cg = NULL;
-	struct rootfs_plan *plan = NULL;
+	struct rootfs_mounts mounts = { 0 };
 	struct child_report report = { .step = STEP_NONE, .op = -1 };
 	struct cgroup_limits limits = {
 		.memory_bytes = spec->memory_bytes,
@@ -385,20 +385,18 @@ int lr_sandbox_spawn(struct lr_runtime *rt, const struct lr_spec *spec, struct l
 		flags |= CLONE_NEWNET;
 
 	sb = calloc(1, sizeof(*sb));
-	plan = malloc(sizeof(*plan));
-	if (!sb || !plan) {
+	if (!sb) {
 		r = lr_error_set(err, ENOMEM, "allocate sandbox");
 		goto fail;
 	}
-	memcpy(plan, &rt->base_plan, sizeof(*plan));
-	r = rootfs_plan_sandbox(plan, &(struct rootfs_sandbox){ .code_dir = spec->code_dir,
-								.opt_dir = spec->opt_dir,
-								.binds = spec->binds,
-								.n_binds = spec->n_binds,
-								.tmp_bytes = tmp_bytes,
-								.uid = spec->uid,
-								.gid = spec->gid },
-				err);
+	r = rootfs_prepare(&(struct rootfs_sandbox){ .code_dir = spec->code_dir,
+						     .opt_dir = spec->opt_dir,
+						     .binds = spec->binds,
+						     .n_binds = spec->n_binds,
+						     .tmp_bytes = tmp_bytes,
+						     .uid = spec->uid,
+						     .gid = spec->gid },
+			   &mounts, err);
 	if (r < 0)
 		goto fail;
 	r = runtime_cgroup_get(rt, &cg, err);
@@ -409,7 +407,7 @@ int lr_sandbox_spawn(struct lr_runtime *rt, const struct lr_spec *spec, struct l
 		lr_error_wrap(err, "set cgroup limits");
 		goto fail;
 	}
-	args.plan = plan;
+	args.mounts = &mounts;
 	args.cgroup = cg;
 	{
 		struct cgroup_stats base = { 0 };
@@ -434,11 +432,11 @@ int lr_sandbox_spawn(struct lr_runtime *rt, const struct lr_spec *spec, struct l
 
 		waitid(P_PIDFD, pidfd, &info, WEXITED);
 		close(pidfd);
-		if (report.step == STEP_ROOTFS && report.op >= 0) {
-			const struct rootfs_op *op = &plan->ops[report.op];
-			r = lr_error_set(err, report.error, "sandbox: %s: '%s'%s%s",
-					 step_names[report.step], op->target,
-					 op->source ? " from " : "", op->source ? op->source : "");
+		if (report.step == STEP_ROOTFS && report.op != -1) {
+			r = lr_error_set(err, report.error, "sandbox: %s: mount '%s'", step_names[report.step],
+					 report.op == ROOTFS_FAILED_TMP    ? "/tmp"
+					 : report.op == ROOTFS_FAILED_PROC ? "/proc"
+									   : mounts.attach[report.op].target);
 		} else if (report.step == STEP_EXEC) {
 			r = lr_error_set(err, report.error, "sandbox: execute '%s'", spec->argv[0]);
 		} else {
@@ -446,7 +444,7 @@ int lr_sandbox_spawn(struct lr_runtime *rt, const struct lr_spec *spec, struct l
 		}
 		goto fail;
 	}
-	free(plan);
+	rootfs_release(&mounts);
 	sb->rt = rt;
 	sb->pid = pid;
 	sb->pidfd = pidfd;
@@ -457,7 +455,7 @@ int lr_sandbox_spawn(struct lr_runtime *rt, const struct lr_spec *spec, struct l
 fail:
 	if (cg)
 		runtime_cgroup_put(rt, cg);
-	free(plan);
+	rootfs_release(&mounts);
 	free(sb);
 	return r;
 }

@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The sandbox's root file system plan: what is mounted, in which order, read-only. */
+/*
+ * The sandbox's root file system: the base plan (built once into the template mount
+ * namespace) and the per-sandbox mounts prepared in the caller.
+ */
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -16,12 +22,8 @@ static struct rootfs_plan plan;
 
 static int build(void **state)
 {
-	const struct rootfs_sandbox sb = { .code_dir = "/srv/code", .opt_dir = "/srv/layers",
-					   .tmp_bytes = 64ull << 20, .uid = 61000, .gid = 61001 };
-
 	(void)state;
 	assert_int_equal(rootfs_plan_base(&plan, NULL), 0);
-	assert_int_equal(rootfs_plan_sandbox(&plan, &sb, NULL), 0);
 	return 0;
 }
 
@@ -42,19 +44,18 @@ static void every_target_is_inside_the_new_root(void **state)
 	}
 }
 
-static void host_usr_code_and_opt_are_bound(void **state)
+static void host_usr_is_bound_and_mount_points_exist(void **state)
 {
-	int usr = find(ROOTFS_BIND, "usr"), code = find(ROOTFS_BIND, "var/task"),
-	    opt = find(ROOTFS_BIND, "opt");
+	int usr = find(ROOTFS_BIND, "usr");
 
 	(void)state;
-	assert_true(usr >= 0 && code >= 0 && opt >= 0);
+	assert_true(usr >= 0);
 	assert_string_equal(plan.ops[usr].source, "/usr");
-	assert_string_equal(plan.ops[code].source, "/srv/code");
-	assert_string_equal(plan.ops[opt].source, "/srv/layers");
+	for (const char *d = "var/task\0var/runtime\0opt\0tmp\0proc\0etc/lamina\0"; *d; d += strlen(d) + 1)
+		assert_true(find(ROOTFS_MKDIR, d) >= 0);
 }
 
-static void everything_bound_is_made_read_only_before_the_writable_mounts(void **state)
+static void everything_bound_is_made_read_only_before_dev(void **state)
 {
 	int ro = find(ROOTFS_READONLY, ".");
 
@@ -64,20 +65,9 @@ static void everything_bound_is_made_read_only_before_the_writable_mounts(void *
 	for (size_t i = 0; i < plan.n_ops; i++) {
 		if (plan.ops[i].kind == ROOTFS_BIND || plan.ops[i].kind == ROOTFS_FILE)
 			assert_true((int)i < ro);
-		if (plan.ops[i].kind == ROOTFS_TMPFS || plan.ops[i].kind == ROOTFS_PROC)
+		if (plan.ops[i].kind == ROOTFS_TMPFS || plan.ops[i].kind == ROOTFS_DEVNODE)
 			assert_true((int)i > ro);
 	}
-}
-
-static void tmp_is_a_sized_private_tmpfs(void **state)
-{
-	int tmp = find(ROOTFS_TMPFS, "tmp");
-
-	(void)state;
-	assert_true(tmp >= 0);
-	assert_non_null(strstr(plan.ops[tmp].data, "size=67108864"));
-	assert_true(plan.ops[tmp].flags & MS_NOSUID);
-	assert_true(plan.ops[tmp].flags & MS_NODEV);
 }
 
 static void dev_holds_only_the_five_devices_and_ends_read_only(void **state)
@@ -96,14 +86,13 @@ static void dev_holds_only_the_five_devices_and_ends_read_only(void **state)
 	assert_true(find(ROOTFS_TMPFS, "dev") < dev_ro);
 }
 
-static void etc_is_curated_and_names_the_sandbox_user(void **state)
+static void etc_is_curated_and_accounts_are_the_sandboxs_own(void **state)
 {
-	int passwd = find(ROOTFS_FILE, "etc/passwd"), group = find(ROOTFS_FILE, "etc/group");
+	int passwd = find(ROOTFS_SYMLINK, "etc/passwd"), group = find(ROOTFS_SYMLINK, "etc/group");
 
 	(void)state;
 	assert_true(passwd >= 0 && group >= 0);
-	assert_non_null(strstr(plan.ops[passwd].data, "sbx_user:x:61000:61001:"));
-	assert_non_null(strstr(plan.ops[group].data, "sbx_user:x:61001:"));
+	assert_string_equal(plan.ops[passwd].source, "lamina/passwd");
 	/* Accounts and secrets of the host never enter. */
 	assert_int_equal(find(ROOTFS_BIND, "etc/shadow"), -1);
 	assert_int_equal(find(ROOTFS_BIND, "etc/passwd"), -1);
@@ -113,22 +102,55 @@ static void etc_is_curated_and_names_the_sandbox_user(void **state)
 			assert_null(strstr(plan.ops[i].source, "shadow"));
 }
 
-static void proc_is_mounted_last(void **state)
+static void prepared_mounts_are_code_runtime_and_accounts(void **state)
 {
+	struct lr_bind bind = { .source = "/usr/share", .target = "/var/runtime" };
+	struct rootfs_sandbox sb = { .code_dir = "/usr/lib", .binds = &bind, .n_binds = 1,
+				     .tmp_bytes = 64ull << 20, .uid = 61000, .gid = 61001 };
+	struct rootfs_mounts m;
+	char buf[256] = "";
+	int fd;
+
 	(void)state;
-	assert_int_equal(find(ROOTFS_PROC, "proc"), (int)plan.n_ops - 1);
+	assert_int_equal(rootfs_prepare(&sb, &m, NULL), 0);
+	assert_int_equal(m.n, 3);
+	assert_string_equal(m.attach[0].target, "/var/task");
+	assert_string_equal(m.attach[1].target, "/var/runtime");
+	assert_string_equal(m.attach[2].target, "/etc/lamina");
+	assert_non_null(strstr(m.tmp_options, "size=67108864"));
+	/* The accounts name the sandbox's uid and gid. */
+	fd = openat(m.attach[2].fd, "passwd", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_true(read(fd, buf, sizeof(buf) - 1) > 0);
+	close(fd);
+	assert_non_null(strstr(buf, "sbx_user:x:61000:61001:"));
+	/* Read-only: the sandbox cannot change them. */
+	assert_true(openat(m.attach[2].fd, "passwd", O_WRONLY) < 0);
+	rootfs_release(&m);
+}
+
+static void binds_outside_var_runtime_are_refused(void **state)
+{
+	struct lr_bind bind = { .source = "/usr", .target = "/usr/x" };
+	struct rootfs_sandbox sb = { .binds = &bind, .n_binds = 1, .tmp_bytes = 1 << 20 };
+	struct rootfs_mounts m;
+	struct lr_error err = { 0 };
+
+	(void)state;
+	assert_int_equal(rootfs_prepare(&sb, &m, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "/usr/x"));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(every_target_is_inside_the_new_root, build),
-		cmocka_unit_test_setup(host_usr_code_and_opt_are_bound, build),
-		cmocka_unit_test_setup(everything_bound_is_made_read_only_before_the_writable_mounts, build),
-		cmocka_unit_test_setup(tmp_is_a_sized_private_tmpfs, build),
+		cmocka_unit_test_setup(host_usr_is_bound_and_mount_points_exist, build),
+		cmocka_unit_test_setup(everything_bound_is_made_read_only_before_dev, build),
 		cmocka_unit_test_setup(dev_holds_only_the_five_devices_and_ends_read_only, build),
-		cmocka_unit_test_setup(etc_is_curated_and_names_the_sandbox_user, build),
-		cmocka_unit_test_setup(proc_is_mounted_last, build),
+		cmocka_unit_test_setup(etc_is_curated_and_accounts_are_the_sandboxs_own, build),
+		cmocka_unit_test(prepared_mounts_are_code_runtime_and_accounts),
+		cmocka_unit_test(binds_outside_var_runtime_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
