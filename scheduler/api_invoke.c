@@ -105,7 +105,7 @@ void api_invoke(struct request *req)
 	json_t *payload = json_object_get(req->params, "Payload");
 	const struct resolved *r;
 	const struct function_version *v;
-	char request_id[37], *text;
+	char request_id[37], invoked_arn[256], *text;
 	const char *raw;
 	size_t len, max, raw_len;
 	bool async;
@@ -123,7 +123,12 @@ void api_invoke(struct request *req)
 	}
 	async = !strcmp(type, "Event");
 	r = resolve_function(req->daemon, name, qualifier, &err);
-	if (!r || !(v = route(req, r, &err)))
+	if (!r)
+		goto fail;
+	/* Routing may resolve another version, which can evict r: keep what is needed. */
+	snprintf(invoked_arn, sizeof(invoked_arn), "%s", r->invoked_arn);
+	v = route(req, r, &err);
+	if (!v)
 		goto fail;
 	/* The payload's own bytes, found in the request line jansson has validated. */
 	if (payload && json_raw_member(req->line, req->line_len, "Payload", &raw, &raw_len)) {
@@ -150,7 +155,7 @@ void api_invoke(struct request *req)
 		request_reply(req, json_pack("{s:i, s:s}", "StatusCode", 204, "ExecutedVersion", v->version));
 		return;
 	}
-	if (functions_invoke(req->daemon->functions, v, text, len, async ? event_done : invoke_replied,
+	if (functions_invoke(req->daemon->functions, v, invoked_arn, text, len, async ? event_done : invoke_replied,
 			     async ? NULL : req, request_id, &err) < 0)
 		goto fail;
 	if (async)

@@ -50,6 +50,8 @@ struct invocation {
 	struct pool *pool;
 	struct instance *inst;
 	char request_id[37];
+	char invoked_arn[256];		/* as the caller named it: unqualified, version or alias */
+	bool unreserved;		/* counted in the account's shared pool */
 	char *payload;
 	size_t payload_len;
 	uint64_t arrived_ns;
@@ -414,7 +416,7 @@ static void invocation_complete(struct invocation *inv, const char *function_err
 		inst->current = NULL;
 	fn->inflight--;
 	f->inflight--;
-	if (fn->reserved < 0)
+	if (inv->unreserved)
 		f->inflight_unreserved--;
 	inv->cb(inv->ctx, &res);
 	invocation_free(inv);
@@ -499,7 +501,7 @@ static void deliver(struct instance *inst, struct invocation *inv)
 	if (inv->timer)
 		loop_timer_cancel(f->d->loop, inv->timer);
 	inv->timer = loop_timer_add(f->d->loop, (int64_t)timeout_ms, invocation_timed_out, inv);
-	if (rapi_send_event(c, inv->request_id, realtime_ms() + timeout_ms, pool->arn, inv->payload,
+	if (rapi_send_event(c, inv->request_id, realtime_ms() + timeout_ms, inv->invoked_arn, inv->payload,
 			    inv->payload_len) < 0) {
 		inst->current = NULL;
 		instance_kill(inst);
@@ -583,17 +585,30 @@ static void on_next(struct instance *inst, struct rapi_conn *c)
 	}
 	inst->next_conn = c;
 	instance_set_state(inst, INSTANCE_IDLE);
-	if (pool->retired || inst->f->d->draining) {
-		instance_kill(inst);
-		return;
-	}
+	/* Accepted invocations are served, by a retired version or while draining too. */
 	if (pool->queue_head) {
 		deliver(inst, queue_pop(pool));
+		return;
+	}
+	if (pool->retired || inst->f->d->draining) {
+		instance_kill(inst);
 		return;
 	}
 	inst->idle_next = pool->idle;
 	pool->idle = inst;
 	instance_set_idle_timer(inst);
+}
+
+static void instance_output(struct loop *loop, int fd, unsigned events, void *data);
+
+/* What the handler printed before answering belongs to this invocation: read it
+ * before the answer closes the invocation (the pipe and the API socket are separate
+ * fds, and epoll may report the socket first). */
+static void drain_output(struct instance *inst)
+{
+	for (int s = 0; s < 2; s++)
+		if (inst->out_fd[s] >= 0)
+			instance_output(inst->f->d->loop, inst->out_fd[s], LOOP_READ, inst);
 }
 
 static void on_response(struct instance *inst, const char *request_id, const char *body,
@@ -605,6 +620,7 @@ static void on_response(struct instance *inst, const char *request_id, const cha
 		log_debug("instance answered unknown request '%s'", request_id);
 		return;
 	}
+	drain_output(inst);
 	instance_set_state(inst, INSTANCE_RETURNING);
 	if (too_large) {
 		invocation_fail(inv, "Function.ResponseSizeTooLarge",
@@ -622,6 +638,7 @@ static void on_error(struct instance *inst, const char *request_id, const char *
 
 	if (!inv || strcmp(inv->request_id, request_id))
 		return;
+	drain_output(inst);
 	instance_set_state(inst, INSTANCE_RETURNING);
 	parsed = len ? json_loadb(body, len, 0, NULL) : NULL;
 	if (!parsed) {
@@ -1025,7 +1042,7 @@ static void pool_dispatch(struct pool *pool)
 		inst->idle_next = NULL;
 		deliver(inst, queue_pop(pool));
 	}
-	while (!pool->retired && pool->n_queued > pool_coming(pool)) {
+	while (pool->n_queued > pool_coming(pool)) {
 		struct api_error err = { 0 };
 
 		if (instance_spawn(pool, &err) < 0) {
@@ -1079,9 +1096,9 @@ static bool reap_one_idle(struct functions *f)
 	return false;
 }
 
-int functions_invoke(struct functions *f, const struct function_version *v, char *payload,
-		     size_t payload_len, invoke_done_cb cb, void *ctx, char request_id[37],
-		     struct api_error *err)
+int functions_invoke(struct functions *f, const struct function_version *v, const char *invoked_arn,
+		     char *payload, size_t payload_len, invoke_done_cb cb, void *ctx,
+		     char request_id[37], struct api_error *err)
 {
 	struct daemon *d = f->d;
 	struct fn_state *fn;
@@ -1124,11 +1141,13 @@ int functions_invoke(struct functions *f, const struct function_version *v, char
 	inv->cb = cb;
 	inv->ctx = ctx;
 	inv->arrived_ns = loop_now_ns();
+	snprintf(inv->invoked_arn, sizeof(inv->invoked_arn), "%s", invoked_arn ? invoked_arn : pool->arn);
 	request_id_new(inv->request_id);
 	memcpy(request_id, inv->request_id, 37);
 	fn->inflight++;
 	f->inflight++;
-	if (fn->reserved < 0)
+	inv->unreserved = fn->reserved < 0;
+	if (inv->unreserved)
 		f->inflight_unreserved++;
 
 	if (pool->idle) {
@@ -1187,10 +1206,8 @@ void functions_forget(struct functions *f, const char *function)
 	if (!fn)
 		return;
 	functions_retire(f, function, NULL);
+	functions_set_reserved(f, function, -1);
 	fn->reserved_loaded = false;
-	if (fn->reserved >= 0)
-		f->sum_reserved -= fn->reserved;
-	fn->reserved = -1;
 }
 
 void functions_set_reserved(struct functions *f, const char *function, int reserved)
@@ -1199,16 +1216,11 @@ void functions_set_reserved(struct functions *f, const char *function, int reser
 
 	if (!fn)
 		return;
-	if (fn->reserved_loaded && fn->reserved >= 0) {
+	/* Invocations in flight stay counted where they started (inv->unreserved). */
+	if (fn->reserved_loaded && fn->reserved >= 0)
 		f->sum_reserved -= fn->reserved;
-		if (fn->inflight)
-			f->inflight_unreserved += fn->inflight;
-	}
-	if (reserved >= 0) {
+	if (reserved >= 0)
 		f->sum_reserved += reserved;
-		if (fn->reserved_loaded && fn->reserved < 0)
-			f->inflight_unreserved -= fn->inflight;
-	}
 	fn->reserved = reserved;
 	fn->reserved_loaded = true;
 }

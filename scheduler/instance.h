@@ -43,11 +43,12 @@ int functions_new(struct daemon *d, struct functions **out);
 /* Stops every instance; waits for their ends. */
 void functions_free(struct functions *f);
 
-/* Runs payload (JSON text, taken over: malloc'd) on version v. cb is called exactly once
- * unless this returns an error (throttled, …). request_id receives the new id. */
-int functions_invoke(struct functions *f, const struct function_version *v, char *payload,
-		     size_t payload_len, invoke_done_cb cb, void *ctx, char request_id[37],
-		     struct api_error *err);
+/* Runs payload (JSON text, taken over: malloc'd) on version v, invoked as invoked_arn
+ * (what the runtime sees as the function's ARN). cb is called exactly once unless this
+ * returns an error (throttled, …). request_id receives the new id. */
+int functions_invoke(struct functions *f, const struct function_version *v, const char *invoked_arn,
+		     char *payload, size_t payload_len, invoke_done_cb cb, void *ctx,
+		     char request_id[37], struct api_error *err);
 
 /* The function's code or configuration changed (version NULL: all of it) or it was
  * deleted (forget): idle instances stop now, busy ones after their invocation. */

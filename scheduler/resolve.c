@@ -91,6 +91,9 @@ const struct resolved *resolve_function(struct daemon *d, const char *function_n
 		return NULL;
 	}
 	e->r.has_alias = e->r.alias.name[0] != '\0';
+	/* Lambda hands the runtime the ARN the caller used: unqualified stays so. */
+	name_format_arn(e->r.invoked_arn, sizeof(e->r.invoked_arn), c->region, c->account, ref.name,
+			ref.qualifier[0] ? ref.qualifier : NULL);
 	e->key = malloc(len);
 	if (!e->key) {
 		function_version_clear(&e->r.v);

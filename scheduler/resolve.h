@@ -19,6 +19,7 @@ struct resolved {
 	struct function_version v;	/* for an alias: its primary version */
 	struct alias alias;
 	bool has_alias;
+	char invoked_arn[256];		/* the ARN as the caller qualified it (or not) */
 };
 
 /* The result is borrowed: valid until the next resolve or registry change. */
