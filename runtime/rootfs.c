@@ -231,8 +231,8 @@ static int write_at(int dir, const char *name, const char *data, struct lr_error
 }
 
 /* /etc/lamina: the sandbox's passwd and group, naming its own uid and gid, so that
- * getpwuid() answers (Java's user.name, Python's getpass). */
-static int accounts_tree(struct rootfs_mounts *m, uid_t uid, gid_t gid, struct lr_error *err)
+ * getpwuid() answers (Java's user.name, Python's getpass). Returns a detached mount. */
+static int accounts_tree(uid_t uid, gid_t gid, struct lr_error *err)
 {
 	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
 					      MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
@@ -268,10 +268,53 @@ static int accounts_tree(struct rootfs_mounts *m, uid_t uid, gid_t gid, struct l
 		close(mnt);
 		return r;
 	}
-	return attach_add(m, mnt, "/etc/lamina", err);
+	return mnt;
 }
 
-int rootfs_prepare(const struct rootfs_sandbox *sb, struct rootfs_mounts *m, struct lr_error *err)
+void rootfs_accounts_cache_init(struct rootfs_accounts_cache *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (int i = 0; i < ROOTFS_ACCOUNTS_CACHE; i++)
+		c->slot[i].fd = -1;
+}
+
+void rootfs_accounts_cache_fini(struct rootfs_accounts_cache *c)
+{
+	for (int i = 0; i < ROOTFS_ACCOUNTS_CACHE; i++)
+		if (c->slot[i].fd >= 0)
+			close(c->slot[i].fd);
+	rootfs_accounts_cache_init(c);
+}
+
+static int accounts_clone(struct rootfs_accounts_cache *c, struct rootfs_mounts *m, uid_t uid,
+			  gid_t gid, struct lr_error *err)
+{
+	int i, fd;
+
+	for (i = 0; i < ROOTFS_ACCOUNTS_CACHE; i++)
+		if (c->slot[i].fd >= 0 && c->slot[i].uid == uid && c->slot[i].gid == gid)
+			break;
+	if (i == ROOTFS_ACCOUNTS_CACHE) {
+		int made = accounts_tree(uid, gid, err);
+
+		if (made < 0)
+			return made;
+		i = (int)(c->next++ % ROOTFS_ACCOUNTS_CACHE);
+		if (c->slot[i].fd >= 0)
+			close(c->slot[i].fd);
+		c->slot[i].fd = made;
+		c->slot[i].uid = uid;
+		c->slot[i].gid = gid;
+	}
+	/* A clone keeps the read-only flag; the sandbox cannot change its mounts. */
+	fd = open_tree(c->slot[i].fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (fd < 0)
+		return lr_error_set(err, errno, "clone /etc/lamina");
+	return attach_add(m, fd, "/etc/lamina", err);
+}
+
+int rootfs_prepare(const struct rootfs_sandbox *sb, struct rootfs_accounts_cache *cache,
+		   struct rootfs_mounts *m, struct lr_error *err)
 {
 	int r = 0;
 
@@ -289,7 +332,7 @@ int rootfs_prepare(const struct rootfs_sandbox *sb, struct rootfs_mounts *m, str
 	for (size_t i = 0; r == 0 && i < sb->n_binds; i++)
 		r = clone_tree(m, sb->binds[i].source, sb->binds[i].target, err);
 	if (r == 0)
-		r = accounts_tree(m, sb->uid, sb->gid, err);
+		r = accounts_clone(cache, m, sb->uid, sb->gid, err);
 	if (r == 0)
 		snprintf(m->tmp_options, sizeof(m->tmp_options), "size=%" PRIu64 ",mode=1777",
 			 sb->tmp_bytes);

@@ -84,7 +84,23 @@ struct rootfs_mounts {
 	char tmp_options[64];
 };
 
-int rootfs_prepare(const struct rootfs_sandbox *sb, struct rootfs_mounts *m, struct lr_error *err);
+/* Detached /etc/lamina mounts by uid and gid, made once and cloned for each sandbox:
+ * an instance of a function costs no tmpfs of its own. */
+#define ROOTFS_ACCOUNTS_CACHE 32
+struct rootfs_accounts_cache {
+	struct {
+		int fd;		/* -1: empty slot */
+		uid_t uid;
+		gid_t gid;
+	} slot[ROOTFS_ACCOUNTS_CACHE];
+	unsigned next;		/* slot to replace when full */
+};
+
+void rootfs_accounts_cache_init(struct rootfs_accounts_cache *c);
+void rootfs_accounts_cache_fini(struct rootfs_accounts_cache *c);
+
+int rootfs_prepare(const struct rootfs_sandbox *sb, struct rootfs_accounts_cache *cache,
+		   struct rootfs_mounts *m, struct lr_error *err);
 void rootfs_release(struct rootfs_mounts *m);
 
 /*

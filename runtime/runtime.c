@@ -35,6 +35,7 @@ int lr_runtime_new(const struct lr_runtime_config *config, struct lr_runtime **o
 	for (int d = 0; d < CGROUP_DIR_COUNT; d++)
 		rt->cgroups.parent_fd[d] = -1;
 	rt->template_ns = -1;
+	rootfs_accounts_cache_init(&rt->accounts);
 	parent = config->cgroup_parent ? config->cgroup_parent : LR_DEFAULT_CGROUP_PARENT;
 	r = cgroup_manager_init(&rt->cgroups, config->cgroup_root ? config->cgroup_root : "/sys/fs/cgroup",
 				parent, config->cgroup_parent == NULL, err);
@@ -91,6 +92,7 @@ void lr_runtime_free(struct lr_runtime *rt)
 		cap_free(rt->empty_caps);
 	if (rt->template_ns >= 0)
 		close(rt->template_ns);
+	rootfs_accounts_cache_fini(&rt->accounts);
 	syscall_filter_free(&rt->seccomp);
 	cgroup_manager_fini(&rt->cgroups);
 	free(rt);

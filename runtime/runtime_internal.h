@@ -14,6 +14,7 @@ struct lr_runtime {
 	struct sock_fprog seccomp;
 	struct rootfs_plan base_plan;
 	int template_ns;	/* mount namespace holding the base tree (rootfs_template_create) */
+	struct rootfs_accounts_cache accounts;
 	cap_t empty_caps;
 	void *child_stack;	/* shared by spawns: the caller is suspended while it is used */
 	size_t child_stack_size;

@@ -396,7 +396,7 @@ int lr_sandbox_spawn(struct lr_runtime *rt, const struct lr_spec *spec, struct l
 						     .tmp_bytes = tmp_bytes,
 						     .uid = spec->uid,
 						     .gid = spec->gid },
-			   &mounts, err);
+			   &rt->accounts, &mounts, err);
 	if (r < 0)
 		goto fail;
 	r = runtime_cgroup_get(rt, &cg, err);

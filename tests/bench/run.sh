@@ -396,6 +396,9 @@ elif [ -n "$FR" ] && ! calc "exit !($FR <= $TARGET_FLOOR_RATIO)"; then
 fi
 echo
 echo "  MemAvailable is system-wide: other activity on the host during the run shows up here."
+# laminad's invoke path, beside its own floors.
+"$HERE/invoke.sh" "$BUILD" || FAILED=1
+echo
 echo "  total time: $(($(date +%s) - START)) s"
 [ $FAILED = 0 ] || log "run.sh: some measurements failed (see above)"
 exit $FAILED

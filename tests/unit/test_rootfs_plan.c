@@ -107,12 +107,14 @@ static void prepared_mounts_are_code_runtime_and_accounts(void **state)
 	struct lr_bind bind = { .source = "/usr/share", .target = "/var/runtime" };
 	struct rootfs_sandbox sb = { .code_dir = "/usr/lib", .binds = &bind, .n_binds = 1,
 				     .tmp_bytes = 64ull << 20, .uid = 61000, .gid = 61001 };
+	struct rootfs_accounts_cache cache;
 	struct rootfs_mounts m;
 	char buf[256] = "";
 	int fd;
 
 	(void)state;
-	assert_int_equal(rootfs_prepare(&sb, &m, NULL), 0);
+	rootfs_accounts_cache_init(&cache);
+	assert_int_equal(rootfs_prepare(&sb, &cache, &m, NULL), 0);
 	assert_int_equal(m.n, 3);
 	assert_string_equal(m.attach[0].target, "/var/task");
 	assert_string_equal(m.attach[1].target, "/var/runtime");
@@ -127,17 +129,29 @@ static void prepared_mounts_are_code_runtime_and_accounts(void **state)
 	/* Read-only: the sandbox cannot change them. */
 	assert_true(openat(m.attach[2].fd, "passwd", O_WRONLY) < 0);
 	rootfs_release(&m);
+	/* The same identity again: a clone of the cached tree, still naming it. */
+	assert_int_equal(rootfs_prepare(&sb, &cache, &m, NULL), 0);
+	fd = openat(m.attach[2].fd, "group", O_RDONLY);
+	assert_true(fd >= 0);
+	memset(buf, 0, sizeof(buf));
+	assert_true(read(fd, buf, sizeof(buf) - 1) > 0);
+	close(fd);
+	assert_non_null(strstr(buf, "sbx_user:x:61001:"));
+	rootfs_release(&m);
+	rootfs_accounts_cache_fini(&cache);
 }
 
 static void binds_outside_var_runtime_are_refused(void **state)
 {
 	struct lr_bind bind = { .source = "/usr", .target = "/usr/x" };
 	struct rootfs_sandbox sb = { .binds = &bind, .n_binds = 1, .tmp_bytes = 1 << 20 };
+	struct rootfs_accounts_cache cache;
 	struct rootfs_mounts m;
 	struct lr_error err = { 0 };
 
 	(void)state;
-	assert_int_equal(rootfs_prepare(&sb, &m, &err), -EINVAL);
+	rootfs_accounts_cache_init(&cache);
+	assert_int_equal(rootfs_prepare(&sb, &cache, &m, &err), -EINVAL);
 	assert_non_null(strstr(err.message, "/usr/x"));
 }
 
