@@ -342,6 +342,11 @@ int cgroup_reset_peak(struct cgroup *cg, struct lr_error *err)
 	return cg->manager->backend->reset_peak(cg, err);
 }
 
+int cgroup_set_cpu(struct cgroup *cg, uint32_t cpu_millis, struct lr_error *err)
+{
+	return cg->manager->backend->set_cpu(cg, cpu_millis, err);
+}
+
 int cgroup_pread_key(int fd, const char *key, uint64_t *value)
 {
 	char buf[1024];

@@ -58,6 +58,7 @@ struct cgroup_backend {
 	int (*stats)(struct cgroup *cg, struct cgroup_stats *stats, struct lr_error *err);
 	int (*reset_peak)(struct cgroup *cg, struct lr_error *err);
 	int (*read_peak)(struct cgroup *cg, uint64_t *peak, struct lr_error *err);
+	int (*set_cpu)(struct cgroup *cg, uint32_t cpu_millis, struct lr_error *err);
 };
 
 extern const struct cgroup_backend cgroup_backend_v1_hybrid;
@@ -88,6 +89,8 @@ int cgroup_enter_self(const struct cgroup *cg);
 int cgroup_kill(struct cgroup *cg, struct lr_error *err);
 int cgroup_stats(struct cgroup *cg, struct cgroup_stats *stats, struct lr_error *err);
 int cgroup_reset_peak(struct cgroup *cg, struct lr_error *err);
+/* Changes the CPU bandwidth of a running sandbox (0: unlimited). */
+int cgroup_set_cpu(struct cgroup *cg, uint32_t cpu_millis, struct lr_error *err);
 /* Peak memory and CPU time through files kept open: two preads, for every invocation. */
 int cgroup_usage(struct cgroup *cg, uint64_t *peak, uint64_t *cpu_usec, struct lr_error *err);
 /* Reads a flat-keyed file through an open fd from offset 0. */

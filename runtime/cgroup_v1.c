@@ -89,6 +89,17 @@ static int v1_read_peak(struct cgroup *cg, uint64_t *peak, struct lr_error *err)
 	return 0;
 }
 
+static int v1_set_cpu(struct cgroup *cg, uint32_t cpu_millis, struct lr_error *err)
+{
+	char value[32];
+
+	if (cpu_millis)
+		snprintf(value, sizeof(value), "%" PRIu64, (uint64_t)cpu_millis * CPU_PERIOD_US / 1000);
+	else
+		snprintf(value, sizeof(value), "-1");
+	return cgroup_write(cg->dir_fd[CGROUP_DIR_CPU], "cpu.cfs_quota_us", value, err);
+}
+
 static int v1_apply(struct cgroup *cg, const struct cgroup_limits *limits, struct lr_error *err)
 {
 	char value[32];
@@ -112,12 +123,7 @@ static int v1_apply(struct cgroup *cg, const struct cgroup_limits *limits, struc
 	r = cgroup_write(cg->dir_fd[CGROUP_DIR_CPU], "cpu.cfs_period_us", "100000", err);
 	if (r < 0)
 		return r;
-	if (limits->cpu_millis)
-		snprintf(value, sizeof(value), "%" PRIu64,
-			 (uint64_t)limits->cpu_millis * CPU_PERIOD_US / 1000);
-	else
-		snprintf(value, sizeof(value), "-1");
-	return cgroup_write(cg->dir_fd[CGROUP_DIR_CPU], "cpu.cfs_quota_us", value, err);
+	return v1_set_cpu(cg, limits->cpu_millis, err);
 }
 
 static int v1_kill(struct cgroup *cg, struct lr_error *err)
@@ -156,4 +162,5 @@ const struct cgroup_backend cgroup_backend_v1_hybrid = {
 	.stats = v1_stats,
 	.reset_peak = v1_reset_peak,
 	.read_peak = v1_read_peak,
+	.set_cpu = v1_set_cpu,
 };

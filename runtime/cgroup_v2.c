@@ -24,6 +24,18 @@ static int v2_reset_peak(struct cgroup *cg, struct lr_error *err)
 	return 0;
 }
 
+static int v2_set_cpu(struct cgroup *cg, uint32_t cpu_millis, struct lr_error *err)
+{
+	char value[48];
+
+	if (cpu_millis)
+		snprintf(value, sizeof(value), "%" PRIu64 " %d",
+			 (uint64_t)cpu_millis * CPU_PERIOD_US / 1000, CPU_PERIOD_US);
+	else
+		snprintf(value, sizeof(value), "max %d", CPU_PERIOD_US);
+	return cgroup_write(cg->dir_fd[CGROUP_DIR_UNIFIED], "cpu.max", value, err);
+}
+
 static int v2_apply(struct cgroup *cg, const struct cgroup_limits *limits, struct lr_error *err)
 {
 	int fd = cg->dir_fd[CGROUP_DIR_UNIFIED];
@@ -42,12 +54,7 @@ static int v2_apply(struct cgroup *cg, const struct cgroup_limits *limits, struc
 	r = cgroup_write(fd, "pids.max", value, err);
 	if (r < 0)
 		return r;
-	if (limits->cpu_millis)
-		snprintf(value, sizeof(value), "%" PRIu64 " %d",
-			 (uint64_t)limits->cpu_millis * CPU_PERIOD_US / 1000, CPU_PERIOD_US);
-	else
-		snprintf(value, sizeof(value), "max %d", CPU_PERIOD_US);
-	r = cgroup_write(fd, "cpu.max", value, err);
+	r = v2_set_cpu(cg, limits->cpu_millis, err);
 	if (r < 0)
 		return r;
 	r = cgroup_read_key(fd, "memory.events", "oom_kill", &cg->oom_kills_base, err);
@@ -100,4 +107,5 @@ const struct cgroup_backend cgroup_backend_v2 = {
 	.stats = v2_stats,
 	.reset_peak = v2_reset_peak,
 	.read_peak = v2_read_peak,
+	.set_cpu = v2_set_cpu,
 };

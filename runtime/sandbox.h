@@ -131,6 +131,10 @@ int lr_sandbox_usage(struct lr_sandbox *sb, struct lr_usage *usage, struct lr_er
 /* Restarts the memory peak from the current usage: per-invocation peaks. */
 int lr_sandbox_reset_peak(struct lr_sandbox *sb, struct lr_error *err);
 
+/* Changes the CPU bandwidth (1/1000 CPU; 0: unlimited), e.g. after an init phase run
+ * at full speed. */
+int lr_sandbox_set_cpu(struct lr_sandbox *sb, uint32_t cpu_millis, struct lr_error *err);
+
 const char *lr_end_reason_name(enum lr_end_reason reason);
 
 #endif

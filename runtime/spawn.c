@@ -586,6 +586,14 @@ int lr_sandbox_reset_peak(struct lr_sandbox *sb, struct lr_error *err)
 	return cgroup_reset_peak(sb->cgroup, err);
 }
 
+int lr_sandbox_set_cpu(struct lr_sandbox *sb, uint32_t cpu_millis, struct lr_error *err)
+{
+	if (cpu_millis && cpu_millis < 10)
+		return lr_error_invalid(err, EINVAL, "CPU bandwidth %u/1000 is below the kernel's 10/1000",
+					cpu_millis);
+	return cgroup_set_cpu(sb->cgroup, cpu_millis, err);
+}
+
 const char *lr_end_reason_name(enum lr_end_reason reason)
 {
 	switch (reason) {

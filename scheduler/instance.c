@@ -476,6 +476,15 @@ static int64_t invocation_timed_out(struct loop *loop, struct loop_timer *timer,
 
 static void instance_set_idle_timer(struct instance *inst);
 
+/* The CPU share MemorySize buys: 1,769 MB is one CPU, never below the kernel's floor. */
+static uint32_t cpu_share(uint32_t memory_mb)
+{
+	uint32_t millis = (uint32_t)((uint64_t)memory_mb * 1000 / MB_PER_CPU);
+
+	return millis < 10 ? 10 : millis;
+}
+
+
 static void deliver(struct instance *inst, struct invocation *inv)
 {
 	struct functions *f = inst->f;
@@ -573,6 +582,9 @@ static void on_next(struct instance *inst, struct rapi_conn *c)
 	if (inst->state == INSTANCE_STARTING) {
 		inst->init_ms = (loop_now_ns() - inst->spawned_ns) / 1e6;
 		inst->report_init = true;
+		/* Init ran at full speed; invocations get the CPU share their memory buys. */
+		if (inst->f->d->config.cpu_proportional_to_memory)
+			lr_sandbox_set_cpu(inst->sb, cpu_share(pool->v.memory_mb), NULL);
 	}
 	if (inst->current) {
 		/* Asked for more without answering: the invocation gets nothing back. */
@@ -967,9 +979,9 @@ static int instance_spawn(struct pool *pool, struct api_error *err)
 		.gid = fn_uid(fn, pool),
 		.memory_bytes = (uint64_t)pool->v.memory_mb << 20,
 		.pids_max = 1024,
-		.cpu_millis = d->config.cpu_proportional_to_memory
-				      ? (uint32_t)((uint64_t)pool->v.memory_mb * 1000 / MB_PER_CPU)
-				      : 0,
+		/* Unlimited during init, as Lambda boosts it; the share applies from the
+		 * first event on (on_next). */
+		.cpu_millis = 0,
 		.tmp_bytes = (uint64_t)pool->v.ephemeral_mb << 20,
 		.net = LR_NET_JOIN,
 		.netns_fd = fn->netns_fd,
@@ -977,8 +989,6 @@ static int instance_spawn(struct pool *pool, struct api_error *err)
 		.fds = &api_fd,
 		.n_fds = 1,
 	};
-	if (spec.cpu_millis && spec.cpu_millis < 10)
-		spec.cpu_millis = 10;
 	inst->spawned_ns = loop_now_ns();
 	r = lr_sandbox_spawn(d->runtime, &spec, &inst->sb, &lerr);
 	free(envp);

@@ -60,7 +60,7 @@ printf '  warm invoke, C echo                %8.1f / %6.1f us   %sx floor (targe
 printf '  throughput, 64 in flight           %8.0f invokes/s      (target >= 20000) %s\n' \
 	"$rate" "$(verdict "$rate" 20000 ">=")"
 printf '  cold invoke, C echo                %8.2f / %6.2f ms   init %.2f ms (target p50 < 5 ms) %s\n' \
-	"$(ratio "$cold_c_p50" 1000)" "$(ratio "$cold_c_p99" 1000)" "$(ratio "$cold_c_init" 1000)" \
+	"$(ratio "$cold_c_p50" 1000)" "$(ratio "$cold_c_p99" 1000)" "$cold_c_init" \
 	"$(verdict "$(ratio "$cold_c_p50" 1000)" 5 "<=")"
 if [[ -n "$py_bare_ms" ]]; then
 	target=$(awk -v b="$py_bare_ms" 'BEGIN { printf "%.1f", b + 10 }')
