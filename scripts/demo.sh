@@ -45,7 +45,7 @@ step lamina-run --timeout 0.5 --json -- sh -c "'while :; do :; done'"
 
 section "functions on laminad"
 sock="$work/lamina.sock"
-"$bin/laminad" --state-dir "$work/state" --socket "$sock" --cgroup-parent lamina-demo 2>"$work/laminad.log" &
+"$bin/laminad" --state-dir "$work/state" --socket "$sock" 2>"$work/laminad.log" &
 daemon_pid=$!
 for _ in $(seq 100); do [[ -S "$sock" ]] && break; sleep 0.05; done
 lamina() { "$bin/lamina" --socket "$sock" "$@"; }

@@ -30,8 +30,7 @@ def handler(event, context):
     return event
 PY
 chmod -R a+rX "$work"
-"$BUILD/bin/laminad" --state-dir "$work/state" --socket "$work/sock" \
-	--cgroup-parent "lamina-bench-$$" 2>"$work/laminad.log" &
+"$BUILD/bin/laminad" --state-dir "$work/state" --socket "$work/sock" 2>"$work/laminad.log" &
 daemon=$!
 for _ in $(seq 100); do [[ -S "$work/sock" ]] && break; sleep 0.05; done
 lamina() { "$BUILD/bin/lamina" --socket "$work/sock" "$@" >/dev/null; }
