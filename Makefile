@@ -1,5 +1,7 @@
 # lamina — one non-recursive Makefile. `make V=1` shows the commands.
 .DELETE_ON_ERROR:
+# Keep objects that pattern rules would treat as intermediate.
+.SECONDARY:
 .SUFFIXES:
 
 BUILD   ?= build

@@ -293,7 +293,18 @@ fail:
 
 int cgroup_apply(struct cgroup *cg, const struct cgroup_limits *limits, struct lr_error *err)
 {
-	return cg->manager->backend->apply(cg, limits, err);
+	const struct cgroup_backend *b = cg->manager->backend;
+
+	/* A pooled cgroup usually serves the same function again: same limits. */
+	if (!cg->limits_valid || memcmp(&cg->limits, limits, sizeof(*limits))) {
+		int r = b->set_limits(cg, limits, err);
+
+		cg->limits_valid = r == 0;
+		if (r < 0)
+			return r;
+		cg->limits = *limits;
+	}
+	return b->begin(cg, err);
 }
 
 int cgroup_attach(struct cgroup *cg, pid_t pid, struct lr_error *err)
@@ -344,7 +355,13 @@ int cgroup_reset_peak(struct cgroup *cg, struct lr_error *err)
 
 int cgroup_set_cpu(struct cgroup *cg, uint32_t cpu_millis, struct lr_error *err)
 {
-	return cg->manager->backend->set_cpu(cg, cpu_millis, err);
+	int r = cg->manager->backend->set_cpu(cg, cpu_millis, err);
+
+	if (r == 0)
+		cg->limits.cpu_millis = cpu_millis;
+	else
+		cg->limits_valid = false;
+	return r;
 }
 
 int cgroup_pread_key(int fd, const char *key, uint64_t *value)

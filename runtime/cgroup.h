@@ -45,6 +45,8 @@ struct cgroup {
 	int dir_fd[CGROUP_DIR_COUNT];	/* -1 where the backend has no such dir */
 	int procs_fd[CGROUP_DIR_COUNT];	/* cgroup.procs, open for writing */
 	int peak_fd;			/* the memory peak file, kept open for the hot path */
+	struct cgroup_limits limits;	/* as last written: a reused cgroup skips equal writes */
+	bool limits_valid;
 	int cpu_stat_fd;		/* unified cpu.stat, kept open */
 	uint64_t oom_kills_base;
 };
@@ -53,7 +55,9 @@ struct cgroup_backend {
 	const char *name;
 	/* Which hierarchy directories the backend uses, relative to the root. */
 	const char *dir_path[CGROUP_DIR_COUNT];
-	int (*apply)(struct cgroup *cg, const struct cgroup_limits *limits, struct lr_error *err);
+	int (*set_limits)(struct cgroup *cg, const struct cgroup_limits *limits, struct lr_error *err);
+	/* A new sandbox's accounting starts: peak reset, OOM count noted. */
+	int (*begin)(struct cgroup *cg, struct lr_error *err);
 	int (*kill)(struct cgroup *cg, struct lr_error *err);
 	int (*stats)(struct cgroup *cg, struct cgroup_stats *stats, struct lr_error *err);
 	int (*reset_peak)(struct cgroup *cg, struct lr_error *err);

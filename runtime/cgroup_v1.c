@@ -100,20 +100,23 @@ static int v1_set_cpu(struct cgroup *cg, uint32_t cpu_millis, struct lr_error *e
 	return cgroup_write(cg->dir_fd[CGROUP_DIR_CPU], "cpu.cfs_quota_us", value, err);
 }
 
-static int v1_apply(struct cgroup *cg, const struct cgroup_limits *limits, struct lr_error *err)
+static int v1_begin(struct cgroup *cg, struct lr_error *err)
+{
+	/* A reused cgroup starts its peak and OOM count from here. */
+	int r = v1_reset_peak(cg, err);
+
+	if (r < 0)
+		return r;
+	return cgroup_read_key(cg->dir_fd[CGROUP_DIR_MEMORY], "memory.oom_control", "oom_kill",
+			       &cg->oom_kills_base, err);
+}
+
+static int v1_set_limits(struct cgroup *cg, const struct cgroup_limits *limits, struct lr_error *err)
 {
 	char value[32];
 	int r;
 
 	r = v1_set_memory(cg, limits->memory_bytes, err);
-	if (r < 0)
-		return r;
-	/* A reused cgroup starts its peak and OOM count from here. */
-	r = v1_reset_peak(cg, err);
-	if (r < 0)
-		return r;
-	r = cgroup_read_key(cg->dir_fd[CGROUP_DIR_MEMORY], "memory.oom_control", "oom_kill",
-			    &cg->oom_kills_base, err);
 	if (r < 0)
 		return r;
 	snprintf(value, sizeof(value), "%u", limits->pids_max);
@@ -157,7 +160,8 @@ const struct cgroup_backend cgroup_backend_v1_hybrid = {
 		[CGROUP_DIR_CPU] = "cpu",
 		[CGROUP_DIR_UNIFIED] = "unified",
 	},
-	.apply = v1_apply,
+	.set_limits = v1_set_limits,
+	.begin = v1_begin,
 	.kill = v1_kill,
 	.stats = v1_stats,
 	.reset_peak = v1_reset_peak,

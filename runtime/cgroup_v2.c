@@ -36,7 +36,17 @@ static int v2_set_cpu(struct cgroup *cg, uint32_t cpu_millis, struct lr_error *e
 	return cgroup_write(cg->dir_fd[CGROUP_DIR_UNIFIED], "cpu.max", value, err);
 }
 
-static int v2_apply(struct cgroup *cg, const struct cgroup_limits *limits, struct lr_error *err)
+static int v2_begin(struct cgroup *cg, struct lr_error *err)
+{
+	int r = cgroup_read_key(cg->dir_fd[CGROUP_DIR_UNIFIED], "memory.events", "oom_kill",
+				&cg->oom_kills_base, err);
+
+	if (r < 0)
+		return r;
+	return v2_reset_peak(cg, err);
+}
+
+static int v2_set_limits(struct cgroup *cg, const struct cgroup_limits *limits, struct lr_error *err)
 {
 	int fd = cg->dir_fd[CGROUP_DIR_UNIFIED];
 	char value[48];
@@ -54,13 +64,7 @@ static int v2_apply(struct cgroup *cg, const struct cgroup_limits *limits, struc
 	r = cgroup_write(fd, "pids.max", value, err);
 	if (r < 0)
 		return r;
-	r = v2_set_cpu(cg, limits->cpu_millis, err);
-	if (r < 0)
-		return r;
-	r = cgroup_read_key(fd, "memory.events", "oom_kill", &cg->oom_kills_base, err);
-	if (r < 0)
-		return r;
-	return v2_reset_peak(cg, err);
+	return v2_set_cpu(cg, limits->cpu_millis, err);
 }
 
 static int v2_kill(struct cgroup *cg, struct lr_error *err)
@@ -102,7 +106,8 @@ static int v2_stats(struct cgroup *cg, struct cgroup_stats *stats, struct lr_err
 const struct cgroup_backend cgroup_backend_v2 = {
 	.name = "v2",
 	.dir_path = { [CGROUP_DIR_UNIFIED] = "" },
-	.apply = v2_apply,
+	.set_limits = v2_set_limits,
+	.begin = v2_begin,
 	.kill = v2_kill,
 	.stats = v2_stats,
 	.reset_peak = v2_reset_peak,

@@ -18,7 +18,8 @@ int identity_drop(uid_t uid, gid_t gid, cap_t empty)
 			    SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
 			    SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) < 0)
 		return -errno;
-	if (cap_reset_ambient() < 0)
+	/* One call; libcap's cap_reset_ambient() probes every capability first. */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		return -errno;
 	/* Raw syscalls: the child shares the caller's memory (CLONE_VM), and glibc's
 	 * wrappers would try to apply the change to the caller's other threads. */

@@ -34,10 +34,10 @@ TRACED = ("clone,write,unshare,setns,fsopen,pivot_root,umount2,sethostname,prlim
 PHASES = [
     "clone: task + pid/mnt/ipc/uts(/net) ns, child resets signals",
     "child: join cgroups (write cgroup.procs in each hierarchy)",
-    "child: cgroup ns, join netns, make / private",
-    "child: build root (tmpfs, ~20 bind mounts, files, /dev, /tmp, /proc)",
+    "child: cgroup ns, join netns",
+    "child: root (copy the template mount ns, or build it; /tmp, /proc)",
     "child: pivot_root",
-    "child: umount2(old root, MNT_DETACH)",
+    "child: umount2 (detach) and what follows until hostname",
     "child: hostname + fds",
     "child: rlimits",
     "child: cwd + drop bounding set (prctl x41) + ambient",
@@ -54,7 +54,7 @@ PHASES = [
 ]
 
 
-def child_phase(name, state):
+def child_phase(name, args, state):
     """The phase that starts at a traced child syscall named name."""
     if state["exec"]:
         return "exit: kernel tears the sandbox down until the parent wakes" \
@@ -65,6 +65,8 @@ def child_phase(name, state):
         "prlimit64": PHASES[7], "setgroups": PHASES[9], "seccomp": PHASES[10],
         "execve": PHASES[11], "exit_group": PHASES[13],
     }
+    if name in ("setns", "unshare") and re.search(r"NEWNS\b|131072|0x20000\b", args):
+        return PHASES[3]	# the runtime's template mount namespace, copied
     if name == "write":
         return PHASES[1] if not state["ns"] else PHASES[3]
     if name == "chdir":
@@ -139,7 +141,7 @@ def analyse(events, untraced=None):
         state = {"exec": False, "ns": False, "rlimits": False}
         for i, ev in enumerate(cevs):
             name = ev[2]
-            ph = child_phase(name, state)
+            ph = child_phase(name, ev[3], state)
             nxt = cevs[i + 1][0] if i + 1 < len(cevs) else wake
             if name == "execve":
                 # The exec itself, then what follows it until exit_group.

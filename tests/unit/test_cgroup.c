@@ -307,6 +307,40 @@ static void v1_reused_cgroup_grows_memory_and_memsw_together(void **state)
 	cgroup_manager_fini(&m);
 }
 
+static void reused_cgroup_rewrites_only_changed_limits(void **state)
+{
+	struct cgroup_manager m;
+	struct cgroup *cg = NULL;
+	struct cgroup_limits limits = { .memory_bytes = 128ull << 20, .pids_max = 10 };
+	char leaf[64], rel[128];
+
+	(void)state;
+	put("cgroup.controllers", "cpu memory pids\n");
+	put("lamina/cgroup.subtree_control", "");
+	snprintf(leaf, sizeof(leaf), "lamina/sbx-%d-0", (int)getpid());
+	lay_out_v2_leaf(leaf);
+	assert_int_equal(cgroup_manager_init(&m, root, "lamina", true, NULL), 0);
+	assert_int_equal(cgroup_create(&m, &cg, NULL), 0);
+	assert_int_equal(cgroup_apply(cg, &limits, NULL), 0);
+	/* Same limits for the next sandbox: nothing rewritten (a marker survives). */
+	snprintf(rel, sizeof(rel), "%s/pids.max", leaf);
+	put(rel, "marker");
+	assert_int_equal(cgroup_apply(cg, &limits, NULL), 0);
+	assert_string_equal(get(rel), "marker");
+	/* Different limits: written again. */
+	limits.pids_max = 11;
+	assert_int_equal(cgroup_apply(cg, &limits, NULL), 0);
+	assert_string_equal(get(rel), "11");
+	/* A CPU change in between is remembered, not mistaken for the old value. */
+	assert_int_equal(cgroup_set_cpu(cg, 50, NULL), 0);
+	snprintf(rel, sizeof(rel), "%s/cpu.max", leaf);
+	assert_string_equal(get(rel), "5000 100000");
+	assert_int_equal(cgroup_apply(cg, &limits, NULL), 0);
+	assert_string_equal(get(rel), "max 100000");
+	cgroup_destroy(cg, NULL);
+	cgroup_manager_fini(&m);
+}
+
 static void parent_path_must_be_relative(void **state)
 {
 	struct cgroup_manager m;
@@ -329,6 +363,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(v2_unlimited_cpu_is_max, make_root, remove_root),
 		cmocka_unit_test_setup_teardown(v1_hybrid_sets_limits_without_swap_and_kills_through_unified, make_root, remove_root),
 		cmocka_unit_test_setup_teardown(v1_reused_cgroup_grows_memory_and_memsw_together, make_root, remove_root),
+		cmocka_unit_test_setup_teardown(reused_cgroup_rewrites_only_changed_limits, make_root, remove_root),
 		cmocka_unit_test_setup_teardown(parent_path_must_be_relative, make_root, remove_root),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
