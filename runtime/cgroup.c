@@ -385,7 +385,7 @@ int cgroup_pread_key(int fd, const char *key, uint64_t *value)
 
 int cgroup_usage(struct cgroup *cg, uint64_t *peak, uint64_t *cpu_usec, struct lr_error *err)
 {
-	int r = cg->manager->backend->read_peak(cg, peak, err);
+	int r = peak ? cg->manager->backend->read_peak(cg, peak, err) : 0;
 
 	*cpu_usec = 0;
 	if (r < 0 || cg->dir_fd[CGROUP_DIR_UNIFIED] < 0)

@@ -45,9 +45,8 @@ static int add_op(struct rootfs_plan *plan, struct rootfs_op op, struct lr_error
 {
 	if (plan->n_ops == ROOTFS_MAX_OPS)
 		return lr_error_invalid(err, E2BIG, "too many mounts in the sandbox's root");
-	if (!op.target || (op.kind != ROOTFS_MKDIR && op.kind != ROOTFS_PROC &&
-			   op.kind != ROOTFS_READONLY && op.kind != ROOTFS_DEVNODE &&
-			   op.kind != ROOTFS_TMPFS && !op.source && op.kind != ROOTFS_FILE))
+	/* A NULL here is a string that did not fit the arena. */
+	if (!op.target || ((op.kind == ROOTFS_SYMLINK || op.kind == ROOTFS_BIND) && !op.source))
 		return lr_error_invalid(err, ENAMETOOLONG, "sandbox root plan: path too long");
 	plan->ops[plan->n_ops++] = op;
 	return 0;
@@ -392,10 +391,6 @@ static int run_op(const struct rootfs_op *op)
 		return mount(op->source, op->target, NULL, MS_BIND | MS_REC, NULL) < 0 ? -errno : 0;
 	case ROOTFS_TMPFS:
 		return mount("tmpfs", op->target, "tmpfs", op->flags, op->data) < 0 ? -errno : 0;
-	case ROOTFS_PROC:
-		return mount("proc", op->target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0
-			       ? -errno
-			       : 0;
 	case ROOTFS_DEVNODE:
 		return mknod(op->target, op->mode, op->dev) < 0 ? -errno : 0;
 	case ROOTFS_READONLY:

@@ -22,7 +22,6 @@ enum rootfs_op_kind {
 	ROOTFS_FILE,		/* target with data (possibly empty: a bind mount point) */
 	ROOTFS_BIND,		/* host source -> target, recursive */
 	ROOTFS_TMPFS,		/* target, data = mount options, flags */
-	ROOTFS_PROC,		/* target */
 	ROOTFS_DEVNODE,		/* target, dev, mode */
 	ROOTFS_READONLY,	/* target: read-only, nosuid, nodev (recursive if flags) */
 };

@@ -21,6 +21,7 @@ int lr_runtime_new(const struct lr_runtime_config *config, struct lr_runtime **o
 {
 	const struct lr_runtime_config defaults = { 0 };
 	struct lr_runtime *rt;
+	struct rootfs_plan *base;
 	const char *parent;
 	int r;
 
@@ -44,10 +45,16 @@ int lr_runtime_new(const struct lr_runtime_config *config, struct lr_runtime **o
 	r = syscall_filter_compile(&rt->seccomp, err);
 	if (r < 0)
 		goto fail;
-	r = rootfs_plan_base(&rt->base_plan, err);
-	if (r < 0)
+	/* The plan is needed only to build the template, once. */
+	base = malloc(sizeof(*base));
+	if (!base) {
+		r = lr_error_set(err, ENOMEM, "allocate the root file system plan");
 		goto fail;
-	r = rootfs_template_create(&rt->base_plan, err);
+	}
+	r = rootfs_plan_base(base, err);
+	if (r == 0)
+		r = rootfs_template_create(base, err);
+	free(base);
 	if (r < 0)
 		goto fail;
 	rt->template_ns = r;

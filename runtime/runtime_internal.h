@@ -12,7 +12,6 @@
 struct lr_runtime {
 	struct cgroup_manager cgroups;
 	struct sock_fprog seccomp;
-	struct rootfs_plan base_plan;
 	int template_ns;	/* mount namespace holding the base tree (rootfs_template_create) */
 	struct rootfs_accounts_cache accounts;
 	cap_t empty_caps;

@@ -128,6 +128,8 @@ struct lr_usage {
 	uint64_t peak_memory_bytes;	/* since spawn or the last lr_sandbox_reset_peak */
 };
 int lr_sandbox_usage(struct lr_sandbox *sb, struct lr_usage *usage, struct lr_error *err);
+/* CPU time alone (one read): what an invocation's start needs. */
+int lr_sandbox_cpu_time(struct lr_sandbox *sb, uint64_t *cpu_usec, struct lr_error *err);
 /* Restarts the memory peak from the current usage: per-invocation peaks. */
 int lr_sandbox_reset_peak(struct lr_sandbox *sb, struct lr_error *err);
 

@@ -409,12 +409,8 @@ int lr_sandbox_spawn(struct lr_runtime *rt, const struct lr_spec *spec, struct l
 	}
 	args.mounts = &mounts;
 	args.cgroup = cg;
-	{
-		struct cgroup_stats base = { 0 };
-		/* A pooled cgroup's CPU counter runs on from its earlier sandboxes. */
-		cgroup_stats(cg, &base, NULL);
-		sb->cpu_usec_base = base.cpu_usec;
-	}
+	/* A pooled cgroup's CPU counter runs on from its earlier sandboxes. */
+	cgroup_usage(cg, NULL, &sb->cpu_usec_base, NULL);
 
 	/* No signal handler may run in the child while it shares our memory. */
 	sigfillset(&all);
@@ -579,6 +575,15 @@ int lr_sandbox_usage(struct lr_sandbox *sb, struct lr_usage *usage, struct lr_er
 		return r;
 	usage->cpu_usec = cpu - sb->cpu_usec_base;
 	return 0;
+}
+
+int lr_sandbox_cpu_time(struct lr_sandbox *sb, uint64_t *cpu_usec, struct lr_error *err)
+{
+	uint64_t cpu = 0;
+	int r = cgroup_usage(sb->cgroup, NULL, &cpu, err);
+
+	*cpu_usec = cpu - sb->cpu_usec_base;
+	return r;
 }
 
 int lr_sandbox_reset_peak(struct lr_sandbox *sb, struct lr_error *err)

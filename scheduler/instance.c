@@ -93,7 +93,6 @@ struct pool {
 	struct fn_state *fn;
 	struct function_version v;
 	const struct language_runtime *runtime;
-	char arn[256];
 	char code_dir[PATH_MAX];
 	char runtime_dir[PATH_MAX];
 	char **env;			/* shared part of every instance's environment */
@@ -292,8 +291,6 @@ static struct pool *pool_get(struct functions *f, struct fn_state *fn,
 		pool_free(pool);
 		return NULL;
 	}
-	name_format_arn(pool->arn, sizeof(pool->arn), d->config.region, d->config.account, v->name,
-			v->version);
 	code_store_path(d, v->code_hex, pool->code_dir, sizeof(pool->code_dir));
 	if (pool->runtime->dir)
 		snprintf(pool->runtime_dir, sizeof(pool->runtime_dir), "%s/%s", d->runtimes_dir,
@@ -489,7 +486,6 @@ static void deliver(struct instance *inst, struct invocation *inv)
 {
 	struct functions *f = inst->f;
 	struct pool *pool = inst->pool;
-	struct lr_usage usage = { 0 };
 	uint64_t timeout_ms = (uint64_t)pool->v.timeout_s * 1000;
 	struct rapi_conn *c = inst->next_conn;
 
@@ -502,8 +498,7 @@ static void deliver(struct instance *inst, struct invocation *inv)
 	inst->current = inv;
 	inv->inst = inst;
 	lr_sandbox_reset_peak(inst->sb, NULL);
-	if (lr_sandbox_usage(inst->sb, &usage, NULL) == 0)
-		inv->cpu_usec_start = usage.cpu_usec;
+	lr_sandbox_cpu_time(inst->sb, &inv->cpu_usec_start, NULL);
 	logs_writef(f->d->logs, pool->fn->name, inv->request_id, "START RequestId: %s Version: %s",
 		    inv->request_id, pool->v.version);
 	inv->started_ns = loop_now_ns();
@@ -1151,7 +1146,7 @@ int functions_invoke(struct functions *f, const struct function_version *v, cons
 	inv->cb = cb;
 	inv->ctx = ctx;
 	inv->arrived_ns = loop_now_ns();
-	snprintf(inv->invoked_arn, sizeof(inv->invoked_arn), "%s", invoked_arn ? invoked_arn : pool->arn);
+	snprintf(inv->invoked_arn, sizeof(inv->invoked_arn), "%s", invoked_arn);
 	request_id_new(inv->request_id);
 	memcpy(request_id, inv->request_id, 37);
 	fn->inflight++;

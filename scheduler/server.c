@@ -332,7 +332,6 @@ static void dispatch_line(struct conn *c, const char *line, size_t len)
 		return;
 	}
 	a->handle(req);
-	/* req may be gone now; the line is the connection's buffer. */
 	/* Synchronous changes are done by now; deploys bump again when their code is in. */
 	if (a->mutates)
 		d->registry_generation++;

@@ -257,3 +257,39 @@ def test_change_during_a_cold_start(daemon, fns, client, change):
     assert elapsed < 4, f"answered {elapsed:.1f}s after the {change}"
     if change != "DeleteFunction":
         assert c.invoke(name, {})["Payload"] == ("v2" if change == "UpdateFunctionCode" else "v1")
+
+
+SPINNER = """
+import time
+def handler(event, context):
+    end = time.monotonic() + event['wall']
+    while time.monotonic() < end:
+        pass
+    return {}
+"""
+WALL_S = 0.6
+
+
+def cpu_of_a_warm_spin(client, name):
+    client.invoke(name, {"wall": 0.05})          # cold start: init runs unthrottled
+    r = client.invoke(name, {"wall": WALL_S})
+    assert "FunctionError" not in r, r
+    return r["Report"]["CpuTimeMs"] / 1000.0
+
+
+def test_cpu_share_is_proportional_to_memory(daemon, fns, client):
+    """As on Lambda, 1,769 MB buys one CPU: a 128 MB function spinning for 0.6 s gets
+    about 7% of a CPU, a 1,769 MB one nearly all of one."""
+    small = cpu_of_a_warm_spin(client, fns.python(SPINNER, memory=128, timeout=5))
+    full = cpu_of_a_warm_spin(client, fns.python(SPINNER, memory=1769, timeout=5))
+    assert small < 0.25 * WALL_S, f"128 MB spun {small:.3f} s of CPU in {WALL_S} s"
+    assert full > 0.5 * WALL_S, f"1,769 MB spun only {full:.3f} s of CPU in {WALL_S} s"
+
+
+def test_cpu_share_can_be_turned_off(start_daemon, workdir):
+    from laminad_harness import FunctionFactory
+    d = start_daemon("nocpushare", {"CpuProportionalToMemory": False})
+    fns = FunctionFactory(workdir, d)
+    with d.client() as c:
+        cpu = cpu_of_a_warm_spin(c, fns.python(SPINNER, memory=128, timeout=5))
+    assert cpu > 0.5 * WALL_S, f"with CpuProportionalToMemory false, 128 MB spun only {cpu:.3f} s"
