@@ -72,12 +72,13 @@ const struct command cmd_list = {
 	.help = "List the functions ($LATEST of each).\n",
 };
 
-static void print_function(json_t *result)
+static void print_function(json_t *result, const char *fn)
 {
 	_cleanup_json_ json_t *fields = json_deep_copy(json_object_get(result, "Configuration"));
 	json_t *reserved = json_object_get(json_object_get(result, "Concurrency"),
 					   "ReservedConcurrentExecutions");
 
+	(void)fn;
 	if (!fields)
 		fields = json_object();
 	if (!fields)
@@ -87,9 +88,12 @@ static void print_function(json_t *result)
 	output_fields(stdout, fields);
 }
 
-static int get_run(struct cli *cli, const struct command *cmd, int argc, char **argv)
+/* The commands that name one function: send action with FunctionName as typed (the
+ * daemon parses names, qualifiers and ARNs) and print the result. */
+static int run_on_function(struct cli *cli, const struct command *cmd, int argc, char **argv,
+			   const char *action, void (*human)(json_t *result, const char *fn))
 {
-	_cleanup_json_ json_t *req = cli_request("GetFunction"), *result = NULL;
+	_cleanup_json_ json_t *req = cli_request(action), *result = NULL;
 	_cleanup_free_ char *text = NULL;
 	size_t len;
 	int r = cli_parse_common(cli, cmd, argc, argv);
@@ -98,11 +102,19 @@ static int get_run(struct cli *cli, const struct command *cmd, int argc, char **
 		return r;
 	if ((r = cli_positionals(cmd, argc, argv, fn_arg, 1)))
 		return r;
-	/* FN:Q goes as typed: the daemon parses names, qualifiers and ARNs. */
 	cli_set(req, "FunctionName", json_string(argv[optind]));
 	if ((r = cli_call_text(cli, req, &result, &text, &len)))
 		return r;
-	return print_result(cli, result, text, len, print_function);
+	if (cli->json)
+		output_raw(text, len);
+	else
+		human(result, argv[optind]);
+	return 0;
+}
+
+static int get_run(struct cli *cli, const struct command *cmd, int argc, char **argv)
+{
+	return run_on_function(cli, cmd, argc, argv, "GetFunction", print_function);
 }
 
 const struct command cmd_get = {
@@ -112,8 +124,9 @@ const struct command cmd_get = {
 	.help = "Show a function's configuration ($LATEST, or the version or alias Q).\n",
 };
 
-static void print_versions(json_t *result)
+static void print_versions(json_t *result, const char *fn)
 {
+	(void)fn;
 	static const char *const headers[] = { "VERSION", "LAST MODIFIED", "CODE SHA256", "MEMORY",
 					       "TIMEOUT", "DESCRIPTION", NULL };
 	struct table *t = table_new(headers);
@@ -140,19 +153,7 @@ static void print_versions(json_t *result)
 
 static int versions_run(struct cli *cli, const struct command *cmd, int argc, char **argv)
 {
-	_cleanup_json_ json_t *req = cli_request("ListVersionsByFunction"), *result = NULL;
-	_cleanup_free_ char *text = NULL;
-	size_t len;
-	int r = cli_parse_common(cli, cmd, argc, argv);
-
-	if (r != CLI_CONTINUE)
-		return r;
-	if ((r = cli_positionals(cmd, argc, argv, fn_arg, 1)))
-		return r;
-	cli_set(req, "FunctionName", json_string(argv[optind]));
-	if ((r = cli_call_text(cli, req, &result, &text, &len)))
-		return r;
-	return print_result(cli, result, text, len, print_versions);
+	return run_on_function(cli, cmd, argc, argv, "ListVersionsByFunction", print_versions);
 }
 
 const struct command cmd_versions = {
@@ -162,25 +163,15 @@ const struct command cmd_versions = {
 	.help = "List a function's versions: $LATEST and every published one.\n",
 };
 
+static void print_deleted(json_t *result, const char *fn)
+{
+	(void)result;
+	printf("deleted %s\n", fn);
+}
+
 static int delete_run(struct cli *cli, const struct command *cmd, int argc, char **argv)
 {
-	_cleanup_json_ json_t *req = cli_request("DeleteFunction"), *result = NULL;
-	_cleanup_free_ char *text = NULL;
-	size_t len;
-	int r = cli_parse_common(cli, cmd, argc, argv);
-
-	if (r != CLI_CONTINUE)
-		return r;
-	if ((r = cli_positionals(cmd, argc, argv, fn_arg, 1)))
-		return r;
-	cli_set(req, "FunctionName", json_string(argv[optind]));
-	if ((r = cli_call_text(cli, req, &result, &text, &len)))
-		return r;
-	if (cli->json)
-		output_raw(text, len);
-	else
-		printf("deleted %s\n", argv[optind]);
-	return 0;
+	return run_on_function(cli, cmd, argc, argv, "DeleteFunction", print_deleted);
 }
 
 const struct command cmd_delete = {
