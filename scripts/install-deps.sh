@@ -7,6 +7,8 @@ packages=(
 	gcc make pkg-config libc6-dev
 	libseccomp-dev libcap-dev libjansson-dev libsqlite3-dev uuid-dev libhttp-parser-dev libssl-dev
 	libcmocka-dev python3 python3-pytest
+	clang llvm libbpf-dev bpftool libarchive-dev zip python3-prometheus-client
+	mono-devel golang-go
 )
 # Interpreters the sandbox must be able to run (tests start each one inside).
 declare -A commands=( [node]=nodejs [java]=openjdk-17-jre-headless [javac]=openjdk-17-jdk-headless )
