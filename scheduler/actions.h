@@ -37,5 +37,8 @@ void api_delete_alias(struct request *req);
 void api_invoke(struct request *req);
 /* api_logs.c */
 void api_get_logs(struct request *req);
+/* api_metrics.c */
+void api_get_metrics(struct request *req);
+void api_get_bill(struct request *req);
 
 #endif

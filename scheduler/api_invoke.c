@@ -42,13 +42,20 @@ static void invoke_replied(void *ctx, const struct invocation_result *res)
 
 		if (res->init_duration_ms >= 0)
 			snprintf(init, sizeof(init), ",\"InitDurationMs\":%.3f", res->init_duration_ms);
+		/* Lambda's fields, then lamina's own: the exact figures behind them. */
 		report_len = asprintf(&report,
 				      ",\"Report\":{\"DurationMs\":%.3f,\"BilledDurationMs\":%llu,"
-				      "\"MemorySizeMB\":%u,\"MaxMemoryUsedMB\":%llu,\"CpuTimeMs\":%.3f%s}",
+				      "\"MemorySizeMB\":%u,\"MaxMemoryUsedMB\":%llu,\"CpuTimeMs\":%.3f%s,"
+				      "\"DurationNs\":%llu,\"CpuTimeNs\":%llu,\"MaxMemoryUsedBytes\":%llu,"
+				      "\"PageFaults\":%llu,\"ContextSwitches\":%llu,\"Forks\":%u,\"Exits\":%u,"
+				      "\"OomKills\":%u,\"Approximate\":%s}",
 				      res->duration_ms, (unsigned long long)res->billed_duration_ms,
 				      res->memory_size_mb,
 				      (unsigned long long)((res->max_memory_used_bytes + (1 << 20) - 1) >> 20),
-				      res->cpu_time_ms, init);
+				      res->cpu_time_ms, init, (unsigned long long)res->duration_ns,
+				      (unsigned long long)res->cpu_ns, (unsigned long long)res->max_memory_used_bytes,
+				      (unsigned long long)res->page_faults, (unsigned long long)res->ctx_switches,
+				      res->forks, res->exits, res->oom_kills, res->exact ? "false" : "true");
 	}
 	if (!payload || head_len < 0 || report_len < 0) {
 		free(payload);

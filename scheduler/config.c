@@ -23,6 +23,9 @@ void config_defaults(struct daemon_config *c)
 	c->max_event_age_s = 6 * 3600;
 	c->keep_alive_s = 600;
 	c->cpu_proportional_to_memory = true;
+	c->host_memory_mb = 0;
+	c->min_available_mb = 256;
+	c->prewarm_headroom = 1.5;
 }
 
 static int want_number(json_t *v, const char *key, double min, double max, double *out,
@@ -120,6 +123,17 @@ int config_load(struct daemon_config *c, const char *path, char *errbuf, size_t 
 				goto out;
 			}
 			c->cpu_proportional_to_memory = json_is_true(v);
+		} else if (!strcmp(key, "HostMemoryMB")) {
+			if (want_number(v, key, 0, 1 << 30, &d, errbuf, errlen) < 0)
+				goto out;
+			c->host_memory_mb = (uint64_t)d;
+		} else if (!strcmp(key, "MinAvailableMB")) {
+			if (want_number(v, key, 0, 1 << 30, &d, errbuf, errlen) < 0)
+				goto out;
+			c->min_available_mb = (uint64_t)d;
+		} else if (!strcmp(key, "PrewarmHeadroom")) {
+			if (want_number(v, key, 0, 100, &c->prewarm_headroom, errbuf, errlen) < 0)
+				goto out;
 		} else {
 			snprintf(errbuf, errlen, "config '%s': unknown key '%s'", path, key);
 			goto out;

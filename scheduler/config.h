@@ -24,6 +24,10 @@ struct daemon_config {
 	uint32_t max_event_age_s;
 	uint32_t keep_alive_s;
 	bool cpu_proportional_to_memory;
+	/* scaling (scaling.h) */
+	uint64_t host_memory_mb;	/* budget for all instances; 0: 90% of MemTotal */
+	uint64_t min_available_mb;	/* memory pressure below this MemAvailable */
+	double prewarm_headroom;	/* × Little's-law concurrency; 0: no pre-warming */
 };
 
 void config_defaults(struct daemon_config *c);

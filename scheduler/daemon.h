@@ -16,6 +16,10 @@ struct server;
 struct lr_runtime;
 struct functions;
 struct logs;
+struct ledger;
+struct metering;
+struct stats;
+struct metrics_http;
 
 struct daemon {
 	struct loop *loop;
@@ -25,6 +29,11 @@ struct daemon {
 	struct server *server;
 	struct functions *functions;	/* instances, pools and invocations (instance.c) */
 	struct logs *logs;
+	struct ledger *ledger;		/* billing: one row per invocation */
+	struct metering *metering;	/* eBPF probes, or cgroup accounting */
+	struct stats *stats;		/* per-version measurements */
+	struct metrics_http *metrics_http;	/* --metrics ADDR:PORT */
+	uint64_t started_ns;
 	char state_dir[PATH_MAX - 64];
 	char images_dir[PATH_MAX];	/* <state>/images */
 	char logs_dir[PATH_MAX];	/* <state>/logs */

@@ -11,19 +11,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../runtime/sandbox.h"
 #include "code_store.h"
 #include "daemon.h"
+#include "ledger.h"
 #include "log.h"
 #include "logs.h"
 #include "loop.h"
+#include "metering.h"
 #include "names.h"
 #include "request_id.h"
 #include "runtime_api.h"
 #include "runtimes.h"
+#include "scaling.h"
+#include "stats.h"
 
 /* Lambda gives a function's init this long before the invocation itself counts. */
 #define INIT_ALLOWANCE_MS 10000
@@ -56,7 +61,8 @@ struct invocation {
 	size_t payload_len;
 	uint64_t arrived_ns;
 	uint64_t started_ns;
-	uint64_t cpu_usec_start;
+	int64_t started_wall_ms;
+	const char *error_type;		/* the failure's errorType, for the ledger */
 	struct loop_timer *timer;
 	invoke_done_cb cb;
 	void *ctx;
@@ -84,6 +90,8 @@ struct instance {
 	double init_ms;			/* reported with the first invocation */
 	bool report_init;
 	struct loop_timer *idle_timer;
+	struct metering_probe probe;
+	uint64_t commit_bytes;		/* host memory admitted for it (admission.c's unit) */
 	char log_stream[96];
 	struct instance *prev, *next;	/* pool->instances */
 	struct instance *idle_next;	/* pool->idle */
@@ -93,6 +101,7 @@ struct pool {
 	struct fn_state *fn;
 	struct function_version v;
 	const struct language_runtime *runtime;
+	struct version_stats *stats;
 	char code_dir[PATH_MAX];
 	char runtime_dir[PATH_MAX];
 	char **env;			/* shared part of every instance's environment */
@@ -126,6 +135,9 @@ struct functions {
 	unsigned inflight;
 	unsigned inflight_unreserved;
 	uint64_t sum_reserved;
+	uint64_t committed_bytes;	/* host memory admitted for live instances */
+	uint64_t budget_bytes;		/* HostMemoryMB, or 90% of MemTotal */
+	struct loop_timer *prewarm_timer;
 };
 
 static const struct rapi_handlers handlers;
@@ -167,6 +179,8 @@ static uint64_t realtime_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static int64_t prewarm_tick(struct loop *loop, struct loop_timer *timer, void *data);
+
 /* ---- functions and pools ---- */
 
 int functions_new(struct daemon *d, struct functions **out)
@@ -182,6 +196,10 @@ int functions_new(struct daemon *d, struct functions **out)
 		free(f);
 		return r;
 	}
+	f->budget_bytes = d->config.host_memory_mb ? d->config.host_memory_mb << 20
+						  : scaling_mem_total() / 10 * 9;
+	if (d->config.prewarm_headroom > 0)
+		f->prewarm_timer = loop_timer_add(d->loop, SCALING_TICK_MS, prewarm_tick, f);
 	*out = f;
 	return 0;
 }
@@ -291,6 +309,7 @@ static struct pool *pool_get(struct functions *f, struct fn_state *fn,
 		pool_free(pool);
 		return NULL;
 	}
+	pool->stats = stats_get(d->stats, v->name, v->version);
 	code_store_path(d, v->code_hex, pool->code_dir, sizeof(pool->code_dir));
 	if (pool->runtime->dir)
 		snprintf(pool->runtime_dir, sizeof(pool->runtime_dir), "%s/%s", d->runtimes_dir,
@@ -363,6 +382,60 @@ static struct invocation *queue_pop(struct pool *pool)
 	return inv;
 }
 
+/* The alias an invocation came through: the qualifier of its ARN when that is neither
+ * a version nor $LATEST. */
+static void alias_of(const char *arn, char *alias, size_t size)
+{
+	const char *q = arn;
+
+	alias[0] = '\0';
+	/* arn:aws:lambda:region:account:function:name:qualifier */
+	for (int colons = 0; colons < 7 && q; colons++) {
+		q = strchr(q, ':');
+		if (q)
+			q++;
+	}
+	if (q && *q && strcmp(q, "$LATEST") && strspn(q, "0123456789") != strlen(q))
+		snprintf(alias, size, "%s", q);
+}
+
+/* Bills a finished invocation and feeds what it used to the version's statistics. */
+static void account(struct invocation *inv, const struct invocation_result *res)
+{
+	struct pool *pool = inv->pool;
+	struct daemon *d = inv->f->d;
+	struct ledger_row row = {
+		.start_ms = inv->started_wall_ms,
+		.duration_ns = res->duration_ns,
+		.billed_ms = res->billed_duration_ms,
+		.memory_mb = res->memory_size_mb,
+		.max_memory_bytes = res->max_memory_used_bytes,
+		.cpu_ns = res->cpu_ns,
+		.init_ms = res->init_duration_ms,
+		.exact = res->exact,
+	};
+	struct invocation_figures fig = {
+		.duration_ns = res->duration_ns,
+		.cpu_ns = res->cpu_ns,
+		.peak_bytes = res->max_memory_used_bytes,
+		.billed_ms = res->billed_duration_ms,
+		.memory_mb = res->memory_size_mb,
+		.error = res->function_error != NULL,
+		.cold = res->init_duration_ms >= 0,
+	};
+
+	memcpy(row.request_id, inv->request_id, sizeof(row.request_id));
+	snprintf(row.function, sizeof(row.function), "%s", pool->v.name);
+	snprintf(row.version, sizeof(row.version), "%s", pool->v.version);
+	alias_of(inv->invoked_arn, row.alias, sizeof(row.alias));
+	snprintf(row.outcome, sizeof(row.outcome), "%s",
+		 !res->function_error ? "Success" : inv->error_type ? inv->error_type : res->function_error);
+	if (d->ledger)
+		ledger_record(d->ledger, &row);
+	if (pool->stats)
+		stats_completed(pool->stats, &fig);
+}
+
 /* Calls the invoker back with the result, writes END and REPORT, frees inv. */
 static void invocation_complete(struct invocation *inv, const char *function_error,
 				const char *payload, size_t len)
@@ -381,24 +454,30 @@ static void invocation_complete(struct invocation *inv, const char *function_err
 		.init_duration_ms = -1,
 	};
 	uint64_t granularity = f->d->config.billing_granularity_ms;
+	struct metered m = { .exact = false };
 	char init[48] = "";
 
 	if (inst && inv->started_ns) {
-		struct lr_usage usage = { 0 };
-
-		res.duration_ms = (loop_now_ns() - inv->started_ns) / 1e6;
-		if (lr_sandbox_usage(inst->sb, &usage, NULL) == 0) {
-			res.max_memory_used_bytes = usage.peak_memory_bytes;
-			res.cpu_time_ms = (usage.cpu_usec - inv->cpu_usec_start) / 1e3;
-		}
+		metering_end(f->d->metering, inst->sb, &inst->probe, loop_now_ns(), &m);
 		if (inst->report_init) {
 			res.init_duration_ms = inst->init_ms;
 			inst->report_init = false;
 		}
 	}
+	res.measured = inst && inv->started_ns;
+	res.duration_ns = m.duration_ns;
+	res.duration_ms = m.duration_ns / 1e6;
+	res.cpu_ns = m.cpu_ns;
+	res.cpu_time_ms = m.cpu_ns / 1e6;
+	res.max_memory_used_bytes = m.peak_bytes;
+	res.page_faults = m.page_faults;
+	res.ctx_switches = m.ctx_switches;
+	res.forks = m.forks;
+	res.exits = m.exits;
+	res.oom_kills = m.oom_kills;
+	res.exact = m.exact;
 	/* Billed: the duration rounded up to the granularity (1 ms by default). */
-	res.billed_duration_ms = ((uint64_t)(res.duration_ms * 1e6 + 999999) / 1000000 + granularity - 1) /
-				 granularity * granularity;
+	res.billed_duration_ms = ((m.duration_ns + 999999) / 1000000 + granularity - 1) / granularity * granularity;
 	if (res.billed_duration_ms == 0)
 		res.billed_duration_ms = granularity;
 	if (res.init_duration_ms >= 0)
@@ -406,9 +485,24 @@ static void invocation_complete(struct invocation *inv, const char *function_err
 	logs_writef(f->d->logs, fn->name, inv->request_id, "END RequestId: %s", inv->request_id);
 	logs_writef(f->d->logs, fn->name, inv->request_id,
 		    "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %" PRIu64
-		    " ms\tMemory Size: %u MB\tMax Memory Used: %" PRIu64 " MB%s",
+		    " ms\tMemory Size: %u MB\tMax Memory Used: %" PRIu64 " MB%s%s",
 		    inv->request_id, res.duration_ms, res.billed_duration_ms, res.memory_size_mb,
-		    (res.max_memory_used_bytes + (1 << 20) - 1) >> 20, init);
+		    (res.max_memory_used_bytes + (1 << 20) - 1) >> 20, init,
+		    res.measured && !res.exact ? "\t(approximate)" : "");
+	if (res.measured)
+		account(inv, &res);
+	if (res.measured) {
+		/* From now on the instance is charged what its version measurably uses (or
+		 * its own peak, if higher) instead of what it was admitted at. */
+		uint64_t charge = pool->stats ? scaling_instance_bytes(pool->stats, pool->v.memory_mb) : 0;
+
+		if (m.peak_bytes > charge)
+			charge = m.peak_bytes;
+		if (inst->state != INSTANCE_DYING) {
+			f->committed_bytes = f->committed_bytes - inst->commit_bytes + charge;
+			inst->commit_bytes = charge;
+		}
+	}
 	if (inst && inst->current == inv)
 		inst->current = NULL;
 	fn->inflight--;
@@ -432,6 +526,7 @@ static void invocation_fail(struct invocation *inv, const char *type, const char
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
+	inv->error_type = type;
 	body = json_pack("{s:s, s:s}", "errorType", type, "errorMessage", message);
 	text = json_dumps(body, JSON_COMPACT);
 	logs_writef(inv->f->d->logs, inv->pool->fn->name, inv->request_id, "%s", message);
@@ -497,15 +592,15 @@ static void deliver(struct instance *inst, struct invocation *inv)
 	instance_set_state(inst, INSTANCE_BUSY);
 	inst->current = inv;
 	inv->inst = inst;
-	lr_sandbox_reset_peak(inst->sb, NULL);
-	lr_sandbox_cpu_time(inst->sb, &inv->cpu_usec_start, NULL);
 	logs_writef(f->d->logs, pool->fn->name, inv->request_id, "START RequestId: %s Version: %s",
 		    inv->request_id, pool->v.version);
 	inv->started_ns = loop_now_ns();
+	inv->started_wall_ms = (int64_t)realtime_ms();
+	metering_begin(f->d->metering, inst->sb, &inst->probe, inv->started_ns);
 	if (inv->timer)
 		loop_timer_cancel(f->d->loop, inv->timer);
 	inv->timer = loop_timer_add(f->d->loop, (int64_t)timeout_ms, invocation_timed_out, inv);
-	if (rapi_send_event(c, inv->request_id, realtime_ms() + timeout_ms, inv->invoked_arn, inv->payload,
+	if (rapi_send_event(c, inv->request_id, (uint64_t)inv->started_wall_ms + timeout_ms, inv->invoked_arn, inv->payload,
 			    inv->payload_len) < 0) {
 		inst->current = NULL;
 		instance_kill(inst);
@@ -541,6 +636,9 @@ static void instance_kill(struct instance *inst)
 		loop_timer_cancel(inst->f->d->loop, inst->idle_timer);
 		inst->idle_timer = NULL;
 	}
+	/* Its memory is as good as free for admission: it ends within milliseconds. */
+	inst->f->committed_bytes -= inst->commit_bytes;
+	inst->commit_bytes = 0;
 	/* Its end arrives on the pidfd; clean-up happens there. */
 	lr_sandbox_kill(inst->sb, false, NULL);
 }
@@ -856,6 +954,8 @@ static void instance_destroy(struct instance *inst)
 		close(inst->listen_fd);
 	}
 	loop_unwatch(f->d->loop, inst->pidfd);
+	metering_untrack(f->d->metering, &inst->probe);
+	f->committed_bytes -= inst->commit_bytes;
 	lr_sandbox_free(inst->sb);
 	if (inst->prev)
 		inst->prev->next = inst->next;
@@ -913,6 +1013,7 @@ static int instance_spawn(struct pool *pool, struct api_error *err)
 	struct lr_bind runtime_bind;
 	struct lr_fd_map api_fd;
 	struct lr_spec spec;
+	struct stat api_st = { 0 };
 	char uuid[37], api_env[64], fd_env[32], stream_env[160], day[16];
 	uint16_t port = 0;
 	time_t now = time(NULL);
@@ -932,6 +1033,7 @@ static int instance_spawn(struct pool *pool, struct api_error *err)
 	inst->f = f;
 	inst->pool = pool;
 	inst->pidfd = inst->listen_fd = inst->out_fd[0] = inst->out_fd[1] = -1;
+	inst->probe.slot = -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
 	    pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
 		r = api_error_set(err, API_ERR_SERVICE, "instance set-up: %s", strerror(errno));
@@ -984,6 +1086,7 @@ static int instance_spawn(struct pool *pool, struct api_error *err)
 		.fds = &api_fd,
 		.n_fds = 1,
 	};
+	fstat(sv[1], &api_st);
 	inst->spawned_ns = loop_now_ns();
 	r = lr_sandbox_spawn(d->runtime, &spec, &inst->sb, &lerr);
 	free(envp);
@@ -997,6 +1100,9 @@ static int instance_spawn(struct pool *pool, struct api_error *err)
 		goto fail;
 	}
 	inst->pidfd = lr_sandbox_pidfd(inst->sb);
+	metering_track(d->metering, inst->sb, api_st.st_ino, port, &inst->probe);
+	inst->commit_bytes = scaling_instance_bytes(pool->stats, pool->v.memory_mb);
+	f->committed_bytes += inst->commit_bytes;
 	inst->out_fd[0] = out[0];
 	inst->out_fd[1] = errp[0];
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
@@ -1101,6 +1207,91 @@ static bool reap_one_idle(struct functions *f)
 	return false;
 }
 
+static struct host_memory host_memory(const struct functions *f)
+{
+	return (struct host_memory){
+		.budget_bytes = f->budget_bytes,
+		.min_available_bytes = f->d->config.min_available_mb << 20,
+		.committed_bytes = f->committed_bytes,
+		.available_bytes = scaling_mem_available(loop_now_ns()),
+	};
+}
+
+/* May the pool start one more instance? Under pressure, idle instances anywhere are
+ * stopped first (scaling.h). */
+static bool admit_instance(struct functions *f, struct pool *pool, struct api_error *err)
+{
+	uint64_t bytes = scaling_instance_bytes(pool->stats, pool->v.memory_mb);
+	struct host_memory h = host_memory(f);
+
+	while (!scaling_admit(&h, bytes)) {
+		if (!reap_one_idle(f)) {
+			api_error_set(err, API_ERR_THROTTLED,
+				      "Rate Exceeded. (host memory: %llu MB committed of %llu MB, %llu MB available; "
+				      "an instance of %s needs %llu MB)",
+				      (unsigned long long)(h.committed_bytes >> 20),
+				      (unsigned long long)(h.budget_bytes >> 20),
+				      (unsigned long long)(h.available_bytes >> 20), pool->v.name,
+				      (unsigned long long)((bytes + (1 << 20) - 1) >> 20));
+			return false;
+		}
+		h = host_memory(f);
+	}
+	return true;
+}
+
+static unsigned pool_live_instances(const struct pool *pool)
+{
+	unsigned n = 0;
+
+	for (const struct instance *i = pool->instances; i; i = i->next)
+		n += i->state != INSTANCE_DYING;
+	return n;
+}
+
+/* Keeps Little's-law many instances of each busy version started (scaling.h). */
+static int64_t prewarm_tick(struct loop *loop, struct loop_timer *timer, void *data)
+{
+	struct functions *f = data;
+	const struct daemon_config *c = &f->d->config;
+	uint64_t now = loop_now_ns();
+
+	(void)loop;
+	(void)timer;
+	if (f->d->draining) {
+		f->prewarm_timer = NULL;
+		return LOOP_TIMER_DONE;
+	}
+	for (struct fn_state *fn = f->fns; fn; fn = fn->next) {
+		for (struct pool *p = fn->pools; p; p = p->next) {
+			unsigned target, live, started = 0;
+
+			if (p->retired || !p->stats || !p->stats->measured ||
+			    now - p->stats->rate_at_ns > SCALING_QUIET_NS)
+				continue;
+			target = scaling_prewarm_target(stats_rate(p->stats, now), p->stats->mean_duration_ms,
+							c->prewarm_headroom);
+			if (fn->reserved >= 0 && target > (unsigned)fn->reserved)
+				target = (unsigned)fn->reserved;
+			live = pool_live_instances(p);
+			/* A few per tick: a rising rate is followed within ticks, not in a storm. */
+			while (live + started < target && started < 4 && f->n_instances < c->account_concurrency) {
+				struct host_memory h = host_memory(f);
+				struct api_error err = { 0 };
+
+				if (!scaling_admit(&h, scaling_instance_bytes(p->stats, p->v.memory_mb)) ||
+				    instance_spawn(p, &err) < 0)
+					break;
+				started++;
+			}
+			if (started)
+				log_debug("pre-warmed %u instance(s) of %s:%s (target %u)", started, p->v.name,
+					  p->v.version, target);
+		}
+	}
+	return SCALING_TICK_MS;
+}
+
 int functions_invoke(struct functions *f, const struct function_version *v, const char *invoked_arn,
 		     char *payload, size_t payload_len, invoke_done_cb cb, void *ctx,
 		     char request_id[37], struct api_error *err)
@@ -1126,12 +1317,26 @@ int functions_invoke(struct functions *f, const struct function_version *v, cons
 		functions_set_reserved(f, v->name, reserved);
 	}
 	if (over_concurrency(f, fn, err)) {
+		struct version_stats *vs = stats_get(d->stats, v->name, v->version);
+
+		if (vs)
+			stats_throttled(vs);
 		free(payload);
 		return -1;
 	}
 	pool = pool_get(f, fn, v, err);
 	if (!pool) {
 		free(payload);
+		return -1;
+	}
+	if (pool->stats)
+		stats_arrival(pool->stats, loop_now_ns());
+	/* No instance will take it: one must start, if the host can hold it. */
+	if (!pool->idle && pool->n_queued >= pool_coming(pool) && !admit_instance(f, pool, err)) {
+		if (pool->stats)
+			stats_throttled(pool->stats);
+		free(payload);
+		pool_maybe_free(pool);
 		return -1;
 	}
 	inv = calloc(1, sizeof(*inv));
@@ -1211,6 +1416,7 @@ void functions_forget(struct functions *f, const char *function)
 	if (!fn)
 		return;
 	functions_retire(f, function, NULL);
+	stats_forget(f->d->stats, function);
 	functions_set_reserved(f, function, -1);
 	fn->reserved_loaded = false;
 }
@@ -1230,6 +1436,37 @@ void functions_set_reserved(struct functions *f, const char *function, int reser
 	fn->reserved_loaded = true;
 }
 
+void functions_counts(const struct functions *f, const char *function, const char *version,
+		      struct pool_counts *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (const struct fn_state *fn = f->fns; fn; fn = fn->next) {
+		if (function && strcmp(fn->name, function))
+			continue;
+		for (const struct pool *p = fn->pools; p; p = p->next) {
+			if (version && strcmp(p->v.version, version))
+				continue;
+			for (const struct instance *i = p->instances; i; i = i->next) {
+				out->instances++;
+				out->idle += i->state == INSTANCE_IDLE;
+				out->busy += i->state == INSTANCE_BUSY || i->state == INSTANCE_RETURNING;
+				out->starting += i->state == INSTANCE_STARTING;
+			}
+			out->queued += p->n_queued;
+		}
+	}
+}
+
+uint64_t functions_committed_bytes(const struct functions *f)
+{
+	return f->committed_bytes;
+}
+
+uint64_t functions_budget_bytes(const struct functions *f)
+{
+	return f->budget_bytes;
+}
+
 unsigned functions_instance_count(const struct functions *f)
 {
 	return f->n_instances;
@@ -1244,6 +1481,8 @@ void functions_free(struct functions *f)
 {
 	if (!f)
 		return;
+	if (f->prewarm_timer)
+		loop_timer_cancel(f->d->loop, f->prewarm_timer);
 	for (struct fn_state *fn = f->fns, *next_fn; fn; fn = next_fn) {
 		next_fn = fn->next;
 		for (struct pool *p = fn->pools, *next_p; p; p = next_p) {

@@ -30,11 +30,17 @@ struct invocation_result {
 	const char *request_id;
 	const char *executed_version;
 	double duration_ms;
+	uint64_t duration_ns;
 	uint64_t billed_duration_ms;
 	uint32_t memory_size_mb;
 	uint64_t max_memory_used_bytes;
 	double init_duration_ms;	/* < 0: warm start */
 	double cpu_time_ms;
+	uint64_t cpu_ns;
+	uint64_t page_faults, ctx_switches;
+	uint32_t forks, exits, oom_kills;
+	bool measured;			/* it ran: the figures are its own */
+	bool exact;			/* measured by the kernel probes */
 };
 
 typedef void (*invoke_done_cb)(void *ctx, const struct invocation_result *result);
@@ -55,6 +61,16 @@ int functions_invoke(struct functions *f, const struct function_version *v, cons
 void functions_retire(struct functions *f, const char *function, const char *version);
 void functions_forget(struct functions *f, const char *function);
 void functions_set_reserved(struct functions *f, const char *function, int reserved);
+
+struct pool_counts {
+	unsigned instances, idle, busy, starting, queued;
+};
+/* Instances of a function's version (NULL: every function / version). */
+void functions_counts(const struct functions *f, const char *function, const char *version,
+		      struct pool_counts *out);
+/* Host memory charged to live instances, and the budget (scaling.h). */
+uint64_t functions_committed_bytes(const struct functions *f);
+uint64_t functions_budget_bytes(const struct functions *f);
 
 unsigned functions_instance_count(const struct functions *f);
 unsigned functions_inflight_count(const struct functions *f);

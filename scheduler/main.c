@@ -16,6 +16,10 @@
 #include "../runtime/sandbox.h"
 #include "daemon.h"
 #include "instance.h"
+#include "ledger.h"
+#include "metering.h"
+#include "metrics_http.h"
+#include "stats.h"
 #include "log.h"
 #include "logs.h"
 #include "loop.h"
@@ -40,9 +44,14 @@ static void usage(FILE *out)
 		"  --config FILE        JSON configuration (Region, Account, AccountConcurrency,\n"
 		"                       BillingGranularityMs, PricePerRequest, PricePerGbSecond,\n"
 		"                       FreeRequests, FreeGbSeconds, AsyncRetryDelaysMs,\n"
-		"                       MaxEventAgeSeconds, KeepAliveSeconds, CpuProportionalToMemory)\n"
+		"                       MaxEventAgeSeconds, KeepAliveSeconds, CpuProportionalToMemory,\n"
+		"                       HostMemoryMB, MinAvailableMB, PrewarmHeadroom)\n"
 		"  --runtimes-dir DIR   language runtimes' bootstraps (env LAMINA_RUNTIMES_DIR)\n"
 		"  --log-level LEVEL    error, warn, info (default) or debug\n"
+		"  --metering MODE      how invocations are measured: auto (default: the eBPF\n"
+		"                       probes, else cgroup accounting, marked approximate),\n"
+		"                       bpf (fail if the probes cannot load) or cgroup\n"
+		"  --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 		"  -h, --help           show this help\n");
 }
 
@@ -138,12 +147,14 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 's' },	{ "socket", required_argument, NULL, 'S' },
 		{ "cgroup-parent", required_argument, NULL, 'c' }, { "config", required_argument, NULL, 'C' },
 		{ "runtimes-dir", required_argument, NULL, 'r' }, { "log-level", required_argument, NULL, 'l' },
+		{ "metering", required_argument, NULL, 'm' },	{ "metrics", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },		{ 0 },
 	};
 	struct daemon d = { .first_uid = FIRST_FUNCTION_UID };
 	struct lr_runtime_config rt_config = { .cgroup_pool_max = 64 };
 	const char *socket_path = getenv("LAMINA_SOCKET"), *state = getenv("LAMINA_STATE_DIR");
-	const char *config_path = NULL;
+	const char *config_path = NULL, *metrics_address = NULL;
+	enum metering_mode metering_mode = METERING_AUTO;
 	char errbuf[512], db[PATH_MAX + 16], socket_dir[PATH_MAX];
 	struct lr_error lerr = { 0 };
 	struct api_error aerr = { 0 };
@@ -167,6 +178,21 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			config_path = optarg;
+			break;
+		case 'm':
+			if (!strcmp(optarg, "auto")) {
+				metering_mode = METERING_AUTO;
+			} else if (!strcmp(optarg, "bpf")) {
+				metering_mode = METERING_BPF;
+			} else if (!strcmp(optarg, "cgroup")) {
+				metering_mode = METERING_CGROUP;
+			} else {
+				fprintf(stderr, "laminad: --metering '%s': expected auto, bpf or cgroup\n", optarg);
+				return 2;
+			}
+			break;
+		case 'M':
+			metrics_address = optarg;
 			break;
 		case 'r': {
 			char abs[PATH_MAX];
@@ -204,6 +230,11 @@ int main(int argc, char **argv)
 	if (config_path && config_load(&d.config, config_path, errbuf, sizeof(errbuf)) < 0) {
 		fprintf(stderr, "laminad: %s\n", errbuf);
 		return 2;
+	}
+	/* Before anything is created: `--metering bpf` without the probes leaves nothing. */
+	if (metering_open(metering_mode, &d.metering, errbuf, sizeof(errbuf)) < 0) {
+		fprintf(stderr, "laminad: --metering bpf: the eBPF probes cannot load: %s\n", errbuf);
+		return 1;
 	}
 	if (!realpath(state, d.state_dir) && (mkdir_p(state, 0700) < 0 || !realpath(state, d.state_dir))) {
 		fprintf(stderr, "laminad: state directory '%s': %s\n", state, strerror(errno));
@@ -252,9 +283,18 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	registry_set_arn_prefix(d.registry, d.config.region, d.config.account);
-	if (loop_new(&d.loop) < 0 || logs_open(d.logs_dir, &d.logs) < 0 ||
+	d.started_ns = loop_now_ns();
+	if (loop_new(&d.loop) < 0 || logs_open(d.logs_dir, &d.logs) < 0 || stats_new(&d.stats) < 0 ||
 	    functions_new(&d, &d.functions) < 0) {
 		fprintf(stderr, "laminad: start-up failed: %s\n", strerror(errno));
+		goto out;
+	}
+	if (ledger_open(db, d.loop, &d.ledger, &aerr) < 0) {
+		fprintf(stderr, "laminad: %s\n", aerr.message);
+		goto out;
+	}
+	if (metrics_address && metrics_http_open(&d, metrics_address, &d.metrics_http, errbuf, sizeof(errbuf)) < 0) {
+		fprintf(stderr, "laminad: %s\n", errbuf);
 		goto out;
 	}
 	if (server_open(&d, socket_path, &d.server, errbuf, sizeof(errbuf)) < 0) {
@@ -263,16 +303,21 @@ int main(int argc, char **argv)
 	}
 	loop_watch(d.loop, sig.fd, LOOP_READ, on_signal, &sig);
 	loop_set_before_sleep(d.loop, before_sleep, &d);
-	log_info("ready: socket %s, state %s, cgroups %s, runtimes %s", socket_path, d.state_dir,
-		 lr_runtime_cgroup_backend(d.runtime), d.runtimes_dir);
+	log_info("ready: socket %s, state %s, cgroups %s, runtimes %s, metering %s%s%s", socket_path,
+		 d.state_dir, lr_runtime_cgroup_backend(d.runtime), d.runtimes_dir, metering_name(d.metering),
+		 metrics_address ? ", metrics http://" : "", metrics_address ? metrics_address : "");
 	if (loop_run(d.loop) < 0)
 		log_error("event loop failed: %s", strerror(errno));
 	else
 		status = 0;
 	log_info("stopping: %u instance(s)", functions_instance_count(d.functions));
 out:
+	metrics_http_close(d.metrics_http);
 	server_close(d.server);
 	functions_free(d.functions);
+	ledger_close(d.ledger);
+	stats_free(d.stats);
+	metering_close(d.metering);
 	logs_close(d.logs);
 	resolve_cache_free();
 	registry_close(d.registry);

@@ -102,8 +102,8 @@ def start_daemon(daemons):
     """Starts a daemon of the test's own (stopped, and checked, at the test's end)."""
     started = []
 
-    def start(tag=None, config=None, state_dir=None):
-        d = daemons.start(tag, config, state_dir)
+    def start(tag=None, config=None, state_dir=None, **kw):
+        d = daemons.start(tag, config, state_dir, **kw)
         started.append(d)
         return d
 

@@ -258,8 +258,10 @@ def _short(obj, n=400):
 class Daemon:
     """One laminad process with its own state dir, socket and cgroup parent."""
 
-    def __init__(self, workdir, tag, config=None, state_dir=None):
+    def __init__(self, workdir, tag, config=None, state_dir=None, args=(), wrapper=()):
         self.workdir = Path(workdir)
+        self.args = list(args)         # more laminad flags
+        self.wrapper = list(wrapper)   # a command that execs laminad (its argv follows)
         self.tag = tag
         self.state_dir = Path(state_dir) if state_dir else self.workdir / f"state-{tag}"
         self.socket = self.workdir / f"{tag}.sock"
@@ -281,9 +283,10 @@ class Daemon:
             log.write(f"---- start {time.strftime('%H:%M:%S')}\n".encode())
             log.flush()
             self.proc = subprocess.Popen(
+                self.wrapper +
                 [str(LAMINAD), "--state-dir", str(self.state_dir), "--socket", str(self.socket),
                  "--cgroup-parent", self.cgroup_parent, "--config", str(self.config_path),
-                 "--log-level", log_level],
+                 "--log-level", log_level] + self.args,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         ok = wait_for(lambda: self.proc.poll() is not None or "ready: socket" in self._log_since_start(),
                       READY_TIMEOUT_S)
@@ -485,8 +488,8 @@ class DaemonRegistry:
         self.running = []
         self.n = itertools.count(1)
 
-    def start(self, tag=None, config=None, state_dir=None):
-        d = Daemon(self.workdir, tag or f"d{next(self.n)}", config, state_dir)
+    def start(self, tag=None, config=None, state_dir=None, **kw):
+        d = Daemon(self.workdir, tag or f"d{next(self.n)}", config, state_dir, **kw)
         self.running.append(d)
         d.start()
         return d
