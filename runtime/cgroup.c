@@ -399,6 +399,11 @@ int cgroup_usage(struct cgroup *cg, uint64_t *peak, uint64_t *cpu_usec, struct l
 	return r < 0 ? lr_error_set(err, -r, "read cgroup file 'cpu.stat'") : 0;
 }
 
+int cgroup_usage_peak(struct cgroup *cg, uint64_t *peak, struct lr_error *err)
+{
+	return cg->manager->backend->read_peak(cg, peak, err);
+}
+
 bool cgroup_is_empty(struct cgroup *cg)
 {
 	for (int d = 0; d < CGROUP_DIR_COUNT; d++) {

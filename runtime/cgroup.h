@@ -97,6 +97,7 @@ int cgroup_reset_peak(struct cgroup *cg, struct lr_error *err);
 int cgroup_set_cpu(struct cgroup *cg, uint32_t cpu_millis, struct lr_error *err);
 /* Peak memory (skipped if peak is NULL) and CPU time through files kept open. */
 int cgroup_usage(struct cgroup *cg, uint64_t *peak, uint64_t *cpu_usec, struct lr_error *err);
+int cgroup_usage_peak(struct cgroup *cg, uint64_t *peak, struct lr_error *err);
 /* Reads a flat-keyed file through an open fd from offset 0. */
 int cgroup_pread_key(int fd, const char *key, uint64_t *value);
 /* True when no process is left in any of its hierarchies. */

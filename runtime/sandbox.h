@@ -132,6 +132,8 @@ int lr_sandbox_usage(struct lr_sandbox *sb, struct lr_usage *usage, struct lr_er
 int lr_sandbox_cpu_time(struct lr_sandbox *sb, uint64_t *cpu_usec, struct lr_error *err);
 /* Restarts the memory peak from the current usage: per-invocation peaks. */
 int lr_sandbox_reset_peak(struct lr_sandbox *sb, struct lr_error *err);
+/* Only the memory peak since the last reset (no CPU counter read). */
+int lr_sandbox_peak_memory(struct lr_sandbox *sb, uint64_t *peak_bytes, struct lr_error *err);
 
 /* Changes the CPU bandwidth (1/1000 CPU; 0: unlimited), e.g. after an init phase run
  * at full speed. */

@@ -577,6 +577,11 @@ int lr_sandbox_usage(struct lr_sandbox *sb, struct lr_usage *usage, struct lr_er
 	return 0;
 }
 
+int lr_sandbox_peak_memory(struct lr_sandbox *sb, uint64_t *peak_bytes, struct lr_error *err)
+{
+	return cgroup_usage_peak(sb->cgroup, peak_bytes, err);
+}
+
 int lr_sandbox_cpu_time(struct lr_sandbox *sb, uint64_t *cpu_usec, struct lr_error *err)
 {
 	uint64_t cpu = 0;

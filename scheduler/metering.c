@@ -123,8 +123,11 @@ void metering_end(struct metering *m, struct lr_sandbox *sb, struct metering_pro
 	struct lr_usage usage = { 0 };
 
 	*out = (struct metered){ .duration_ns = now_ns - p->sent_ns };
-	if (lr_sandbox_usage(sb, &usage, NULL) == 0)
-		out->peak_bytes = usage.peak_memory_bytes;
+	if (m->bpf && p->slot >= 0)
+		lr_sandbox_peak_memory(sb, &usage.peak_memory_bytes, NULL);
+	else
+		lr_sandbox_usage(sb, &usage, NULL);
+	out->peak_bytes = usage.peak_memory_bytes;
 	/* Complete: the instance received the event and began its answer. A crash, a
 	 * timeout or an answer over another path leaves the daemon's view. */
 	if (m->bpf && p->slot >= 0 && lm_meter_read(m->bpf, (uint32_t)p->slot, &fig) && fig.complete) {
