@@ -53,6 +53,14 @@ class Hangup:
     """Closes the connection instead of answering."""
 
 
+class Always:
+    """Answers this and every later request with response (a callable gets the request):
+    for commands that poll, such as top. It stays at the head of the script."""
+
+    def __init__(self, response):
+        self.response = response
+
+
 class FakeDaemon:
     def __init__(self, path):
         self.path = path
@@ -110,6 +118,8 @@ class FakeDaemon:
 
     def _next_response(self):
         with self._lock:
+            if self.script and isinstance(self.script[0], Always):
+                return self.script[0].response
             if self.script:
                 return self.script.pop(0)
         return err("ServiceException", "fake laminad: no scripted response left")

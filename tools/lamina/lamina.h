@@ -37,6 +37,7 @@ struct command {
 
 extern const struct command cmd_deploy, cmd_invoke, cmd_publish, cmd_alias, cmd_list,
 	cmd_get, cmd_versions, cmd_delete, cmd_config, cmd_logs;
+extern const struct command cmd_bill, cmd_metrics, cmd_top;
 
 /*
  * Options every command also takes, so that "lamina list --json" works as well as
