@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -711,8 +712,15 @@ static void instance_output(struct loop *loop, int fd, unsigned events, void *da
  * fds, and epoll may report the socket first). */
 static void drain_output(struct instance *inst)
 {
+	struct pollfd pfd[2] = { { .fd = inst->out_fd[0], .events = POLLIN },
+				 { .fd = inst->out_fd[1], .events = POLLIN } };
+
+	/* One poll for both pipes instead of a read that fails on each: they are
+	 * usually empty. */
+	if (poll(pfd, 2, 0) <= 0)
+		return;
 	for (int s = 0; s < 2; s++)
-		if (inst->out_fd[s] >= 0)
+		if (inst->out_fd[s] >= 0 && (pfd[s].revents & (POLLIN | POLLHUP | POLLERR)))
 			instance_output(inst->f->d->loop, inst->out_fd[s], LOOP_READ, inst);
 }
 

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Lines gather here and go to the file once per loop iteration (logs_flush). */
+/* Lines gather here and go to the file in batches (logs_flush; main.c says when). */
 #define LOGS_BUFFER (64u << 10)
 
 struct function_log {
@@ -71,6 +71,11 @@ static void flush_one(struct logs *l, struct function_log *f)
 	f->buf_len = 0;
 	if (f->size >= LOGS_FILE_MAX)
 		rotate(l, f);
+}
+
+bool logs_pending(const struct logs *l)
+{
+	return l->dirty != NULL;
 }
 
 void logs_flush(struct logs *l)

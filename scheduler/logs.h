@@ -12,6 +12,7 @@
  */
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,8 @@ json_t *logs_read(struct logs *l, const char *function, const char *request_id, 
 
 /* Writes out buffered lines: from the loop's before-sleep hook. */
 void logs_flush(struct logs *l);
+/* Lines wait in a buffer (logs_flush writes them). */
+bool logs_pending(const struct logs *l);
 
 /* Forgets a deleted function's logs. */
 void logs_remove(struct logs *l, const char *function);

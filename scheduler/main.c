@@ -101,13 +101,30 @@ struct signals {
 	int fd;
 };
 
-static void before_sleep(struct loop *loop, void *data)
+/* Log lines reach their files within this long: a write per batch, not per line or
+ * per loop iteration (GetLogs flushes first, so readers never miss a line). */
+#define LOGS_FLUSH_MS 20
+
+static struct loop_timer *logs_timer;
+
+static int64_t logs_flush_due(struct loop *loop, struct loop_timer *timer, void *data)
 {
 	struct daemon *d = data;
 
 	(void)loop;
-	server_flush(d->server);
+	(void)timer;
+	logs_timer = NULL;
 	logs_flush(d->logs);
+	return LOOP_TIMER_DONE;
+}
+
+static void before_sleep(struct loop *loop, void *data)
+{
+	struct daemon *d = data;
+
+	server_flush(d->server);
+	if (!logs_timer && logs_pending(d->logs))
+		logs_timer = loop_timer_add(loop, LOGS_FLUSH_MS, logs_flush_due, d);
 }
 
 static int64_t drain_check(struct loop *loop, struct loop_timer *timer, void *data)

@@ -341,7 +341,7 @@ static void conn_read(struct conn *c)
 {
 	for (int rounds = 0; rounds < 16 && !c->closed; rounds++) {
 		ssize_t n;
-		size_t start = 0;
+		size_t start = 0, avail;
 
 		if (c->pending >= CONN_MAX_PENDING || c->out_len - c->out_off > CONN_PAUSE_OUTPUT)
 			break;
@@ -361,7 +361,8 @@ static void conn_read(struct conn *c)
 				c->in_cap = cap;
 			}
 		}
-		n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+		avail = c->in_cap - c->in_len;
+		n = recv(c->fd, c->in + c->in_len, avail, MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -403,6 +404,10 @@ static void conn_read(struct conn *c)
 			c->skipping = true;
 			c->in_len = 0;
 		}
+		/* A short read emptied the socket: no need for a read that says EAGAIN (the
+		 * watch is level-triggered, anything newer wakes the loop again). */
+		if ((size_t)n < avail)
+			break;
 	}
 	if (!c->closed)
 		conn_update_watch(c);
@@ -426,7 +431,9 @@ static void conn_update_watch(struct conn *c)
 {
 	bool want_read = !c->read_eof && c->pending < CONN_MAX_PENDING &&
 			 c->out_len - c->out_off <= CONN_PAUSE_OUTPUT;
-	bool want_write = c->out_len > c->out_off;
+	/* Replies waiting for server_flush need no POLLOUT: it writes them before the loop
+	 * sleeps. Only what a flush could not write waits for the socket to drain. */
+	bool want_write = c->out_len > c->out_off && !c->dirty;
 	unsigned ev = (want_read ? LOOP_READ : 0) | (want_write ? LOOP_WRITE : 0);
 
 	if (want_read == c->reading && want_write == c->writing)
