@@ -5,35 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../bpf/meter.h"
 #include "../runtime/sandbox.h"
 #include "log.h"
-
-/* TEMPORARY while bpf/ is being written: without its header, cgroup accounting only. */
-#if __has_include("../bpf/meter.h")
-#include "../bpf/meter.h"
-#else
-struct lm_meter;
-struct lm_figures {
-	uint64_t start_ns, end_ns, cpu_ns, page_faults, ctx_switches;
-	uint32_t forks, exits, oom_kills;
-	bool started, complete;
-};
-static inline int lm_meter_open(struct lm_meter **m, char *why, size_t n)
-{
-	*m = NULL;
-	snprintf(why, n, "lamina was built without the eBPF probes");
-	return -1;
-}
-static inline void lm_meter_close(struct lm_meter *m) { (void)m; }
-static inline int lm_meter_track(struct lm_meter *m, uint64_t id, uint32_t *slot) { (void)m; (void)id; (void)slot; return -1; }
-static inline int lm_meter_watch_unix(struct lm_meter *m, uint32_t s, uint64_t ino) { (void)m; (void)s; (void)ino; return -1; }
-static inline int lm_meter_watch_tcp(struct lm_meter *m, uint32_t s, uint16_t p) { (void)m; (void)s; (void)p; return -1; }
-static inline void lm_meter_untrack(struct lm_meter *m, uint32_t s) { (void)m; (void)s; }
-static inline void lm_meter_arm(struct lm_meter *m, uint32_t s) { (void)m; (void)s; }
-static inline bool lm_meter_read(struct lm_meter *m, uint32_t s, struct lm_figures *f) { (void)m; (void)s; (void)f; return false; }
-static inline uint64_t lr_sandbox_cgroup_id_stub(struct lr_sandbox *sb) { (void)sb; return 0; }
-#define lr_sandbox_cgroup_id lr_sandbox_cgroup_id_stub
-#endif
 
 struct metering {
 	struct lm_meter *bpf;	/* NULL: cgroup accounting */

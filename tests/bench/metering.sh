@@ -47,8 +47,8 @@ for round in 1 2; do
 		start_daemon "$mode"
 		read -r _ w50 _ _ < <("$BENCH" warm "$work/sock" echo "$N")
 		read -r _ _ _ r < <("$BENCH" throughput "$work/sock" echo "$N" 64)
-		[[ -z "${p50[$mode]:-}" ]] || (( $(awk -v a="$w50" -v b="${p50[$mode]}" 'BEGIN{print a < b}') )) && p50[$mode]=$w50
-		[[ -z "${rate[$mode]:-}" ]] || (( $(awk -v a="$r" -v b="${rate[$mode]}" 'BEGIN{print a > b}') )) && rate[$mode]=$r
+		[[ -z "${p50[$mode]:-}" ]] || (( $(awk -v a="$w50" -v b="${p50[$mode]}" 'BEGIN{print (a < b)}') )) && p50[$mode]=$w50
+		[[ -z "${rate[$mode]:-}" ]] || (( $(awk -v a="$r" -v b="${rate[$mode]}" 'BEGIN{print (a > b)}') )) && rate[$mode]=$r
 		if [[ $mode == bpf && $round == 2 ]]; then
 			accuracy=$("$HERE/meter_accuracy.py" "$work/sock" gt "${BENCH_ACCURACY_N:-20}")
 		fi

@@ -398,6 +398,10 @@ echo
 echo "  MemAvailable is system-wide: other activity on the host during the run shows up here."
 # laminad's invoke path, beside its own floors.
 "$HERE/invoke.sh" "$BUILD" || FAILED=1
+# What the eBPF probes cost (same daemon with and without them) and how exact they are.
+"$HERE/metering.sh" "$BUILD" || FAILED=1
+# Each language's cold start beside its interpreter's bare start.
+"$HERE/coldstart.sh" "$BUILD" || FAILED=1
 echo
 echo "  total time: $(($(date +%s) - START)) s"
 [ $FAILED = 0 ] || log "run.sh: some measurements failed (see above)"

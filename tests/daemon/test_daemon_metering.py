@@ -21,7 +21,7 @@ MS = 1_000_000
 MB = 1 << 20
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def groundtruth(daemon, fns):
     if not GROUNDTRUTH.exists():
         pytest.fail(f"{GROUNDTRUTH} is missing: run make first", pytrace=False)
