@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * deploy: create or update a function's $LATEST from an image directory, whose lamina.json
- * gives the configuration that flags override.
+ * deploy: create or update a function's $LATEST from an image (a directory, .zip, .tar or
+ * .tar.gz), whose lamina.json gives the configuration that flags override.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,9 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../images/image.h"
 #include "cleanup.h"
 #include "lamina.h"
 #include "output.h"
+#include "progress.h"
 
 enum {
 	OPT_NAME = OPT_COMMAND,
@@ -44,6 +48,7 @@ static const struct manifest_key manifest_keys[] = {
 	{ "Timeout", JSON_INTEGER, NULL, 0 },
 	{ "Environment", JSON_OBJECT, "Variables", JSON_OBJECT },
 	{ "EphemeralStorage", JSON_OBJECT, "Size", JSON_INTEGER },
+	{ "Layers", JSON_ARRAY, NULL, 0 },	/* layer version ARNs (cmd_layer.c) */
 };
 
 static const char *type_name(json_type t)
@@ -60,23 +65,51 @@ static const char *type_name(json_type t)
 	}
 }
 
+/* An archive's lamina.json, as text. */
+static int read_archive_manifest(const struct command *cmd, const char *file, char **text)
+{
+	struct image_source src = { .name = file, .dir_fd = -1, .archive_fd = -1 };
+	struct image_error ierr = { 0 };
+	_cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return cli_input_error(cmd, "cannot read '%s': %s", file, strerror(errno));
+	src.archive_fd = fd;
+	r = image_read_file(&src, MANIFEST, 1 << 20, text, NULL, &ierr);
+	if (r == -ENOENT)
+		return cli_input_error(cmd, "no %s at the root of '%s' (an image has its manifest "
+					    "at its root)", MANIFEST, file);
+	if (r < 0)
+		return cli_input_error(cmd, "%s", ierr.message);
+	return 0;
+}
+
 /*
- * Reads and checks DIR/lamina.json into *out (the known keys only). A key it does not
- * know is reported but kept out of the requests: the image format may grow.
+ * Reads and checks the image's lamina.json (a directory's, or an archive's when archive)
+ * into *out (the known keys only). A key it does not know is reported but kept out of the
+ * requests: the image format may grow.
  */
-static int load_manifest(const struct command *cmd, const char *dir, json_t **out)
+static int load_manifest(const struct command *cmd, const char *dir, bool archive, json_t **out)
 {
 	_cleanup_json_ json_t *m = NULL, *known = json_object();
-	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *path = NULL, *text = NULL;
 	json_error_t jerr;
 	const char *key;
 	json_t *value;
+	int r;
 
-	if (!known || asprintf(&path, "%s/%s", dir, MANIFEST) < 0)
+	if (!known || asprintf(&path, "%s%s%s", dir, archive ? ":" : "/", MANIFEST) < 0)
 		cli_oom();
-	m = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (archive) {
+		if ((r = read_archive_manifest(cmd, dir, &text)))
+			return r;
+		m = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	} else {
+		m = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	}
 	if (!m) {
-		if (access(path, F_OK) < 0 && errno == ENOENT)
+		if (!archive && access(path, F_OK) < 0 && errno == ENOENT)
 			return cli_input_error(cmd, "no %s in '%s' (an image directory has its "
 						    "manifest at its root)", MANIFEST, dir);
 		return cli_input_error(cmd, "%s: invalid manifest at line %d, column %d: %s", path,
@@ -132,14 +165,60 @@ static void copy_configuration(json_t *req, const json_t *manifest)
 	}
 }
 
-static json_t *code_of(const char *dir)
+/* Code.Directory for a directory, else Code.ImageFile (the daemon reads it as us). */
+static json_t *code_of(const char *path, bool archive, const struct progress *progress)
 {
 	json_t *code = json_object();
 
 	if (!code)
 		cli_oom();
-	cli_set(code, "Directory", json_string(dir));
+	cli_set(code, archive ? "ImageFile" : "Directory", json_string(path));
+	if (progress)
+		cli_set(code, "ProgressFifo", json_string(progress_fifo(progress)));
 	return code;
+}
+
+static uint64_t tree_bytes;
+
+static int add_size(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (type == FTW_F && S_ISREG(st->st_mode))
+		tree_bytes += st->st_size;
+	return 0;
+}
+
+/* What the progress bar counts: an archive's bytes, a directory's files' bytes. */
+static uint64_t image_bytes(const char *path, const struct stat *st)
+{
+	if (!S_ISDIR(st->st_mode))
+		return st->st_size;
+	tree_bytes = 0;
+	nftw(path, add_size, 32, FTW_PHYS);
+	return tree_bytes;
+}
+
+/* A request carrying the code, with the progress bar on a terminal while it runs. */
+static int call_with_code(struct cli *cli, json_t *req, const char *path, bool archive,
+			  const struct stat *st, json_t **result)
+{
+	_cleanup_json_ json_t *response = NULL;
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	char label[64];
+	struct progress *progress;
+	json_int_t id;
+	int r;
+
+	snprintf(label, sizeof(label), "deploying %.40s", base);
+	progress = progress_start(label, image_bytes(path, st));
+	cli_set(req, "Code", code_of(path, archive, progress));
+	if ((r = cli_send(cli, req, &id)) || (r = cli_wait_response(cli, id, &response, NULL, NULL))) {
+		progress_finish(progress, false);
+		return r;
+	}
+	progress_finish(progress, json_is_true(json_object_get(response, "ok")));
+	return cli_response_result(response, result);
 }
 
 /* "deployed fn $LATEST (CodeSha256 …, 128 MB, 3 s)" */
@@ -180,12 +259,16 @@ static int deploy_run(struct cli *cli, const struct command *cmd, int argc, char
 	_cleanup_free_ char *dir = NULL;
 	const char *name, *missing = NULL, *error_type;
 	json_int_t value;
-	bool publish = false;
+	bool publish = false, archive;
 	struct stat st;
 	int opt, r;
 
 	if (!flags)
 		cli_oom();
+	/* Container images (oci-archive:FILE, oci:DIR) are cmd_deploy_oci.c's. */
+	for (int i = 1; i < argc; i++)
+		if (!strncmp(argv[i], "oci-archive:", 12) || !strncmp(argv[i], "oci:", 4))
+			return deploy_oci_run(cli, cmd, argc, argv);
 	while ((opt = getopt_long(argc, argv, CLI_SHORT_OPTIONS, options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_NAME:
@@ -224,14 +307,23 @@ static int deploy_run(struct cli *cli, const struct command *cmd, int argc, char
 	if ((r = cli_positionals(cmd, argc, argv, args, 1)))
 		return r;
 
-	/* The daemon snapshots the directory itself: it needs the absolute path. */
+	/* The daemon reads the image itself: it needs the absolute path. */
 	dir = realpath(argv[optind], NULL);
 	if (!dir)
 		return cli_input_error(cmd, "cannot use '%s': %s", argv[optind], strerror(errno));
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-		return cli_input_error(cmd, "'%s' is not a directory (deploy takes an image "
-					    "directory with %s at its root)", argv[optind], MANIFEST);
-	if ((r = load_manifest(cmd, dir, &manifest)))
+	if (stat(dir, &st) < 0 || (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)))
+		return cli_input_error(cmd, "'%s' is not an image (a directory, .zip, .tar or .tar.gz "
+					    "with %s at its root)", argv[optind], MANIFEST);
+	archive = S_ISREG(st.st_mode);
+	if (archive) {
+		_cleanup_close_ int fd = open(dir, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || !image_is_archive(fd))
+			return cli_input_error(cmd, "'%s' is not a directory nor a .zip, .tar or .tar.gz "
+						    "archive (an image has %s at its root)", argv[optind],
+					       MANIFEST);
+	}
+	if ((r = load_manifest(cmd, dir, archive, &manifest)))
 		return r;
 
 	/* Flags override the manifest; --env adds to (or replaces single) variables. */
@@ -282,10 +374,9 @@ static int deploy_run(struct cli *cli, const struct command *cmd, int argc, char
 
 		cli_set(req, "FunctionName", json_string(name));
 		copy_configuration(req, manifest);
-		cli_set(req, "Code", code_of(dir));
 		/* Publishing at creation snapshots code and configuration together. */
 		cli_set(req, "Publish", json_boolean(publish));
-		if ((r = cli_call(cli, req, &latest)))
+		if ((r = call_with_code(cli, req, dir, archive, &st, &latest)))
 			return r;
 		if (publish && published_version(latest))
 			version = json_incref(latest);
@@ -298,9 +389,8 @@ static int deploy_run(struct cli *cli, const struct command *cmd, int argc, char
 		 * configuration goes second and PublishVersion last, over both.
 		 */
 		cli_set(code, "FunctionName", json_string(name));
-		cli_set(code, "Code", code_of(dir));
 		cli_set(code, "Publish", json_false());
-		if ((r = cli_call(cli, code, &code_result)))
+		if ((r = call_with_code(cli, code, dir, archive, &st, &code_result)))
 			return r;
 		cli_set(conf, "FunctionName", json_string(name));
 		copy_configuration(conf, manifest);
@@ -333,8 +423,8 @@ const struct command cmd_deploy = {
 	.run = deploy_run,
 	.usage = "deploy PATH [--name N] [--runtime R] [--handler H] [--memory MB] [--timeout S]\n"
 		 "       [--env K=V]... [--publish]",
-	.help = "Create a function, or update its $LATEST, from the image directory PATH, which\n"
-		"holds the code and a manifest " MANIFEST " at its root:\n"
+	.help = "Create a function, or update its $LATEST, from the image PATH (a directory, .zip,\n"
+		".tar or .tar.gz), which holds the code and a manifest " MANIFEST " at its root:\n"
 		"  {\"FunctionName\", \"Runtime\", \"Handler\", \"MemorySize\", \"Timeout\",\n"
 		"   \"Description\", \"Environment\": {\"Variables\": {}}, \"EphemeralStorage\": {\"Size\"}}\n"
 		"Flags override the manifest. On update, settings neither gives stay as they are.\n\n"
@@ -344,5 +434,6 @@ const struct command cmd_deploy = {
 		"  --memory MB    memory in MB (default 128)\n"
 		"  --timeout S    timeout in seconds (default 3)\n"
 		"  --env K=V      an environment variable, added to the manifest's (repeatable)\n"
-		"  --publish      also publish a version of the new code and configuration\n",
+		"  --publish      also publish a version of the new code and configuration\n"
+		"On a terminal, images of 8 MB or more show a progress bar on stderr.\n",
 };
