@@ -5,7 +5,7 @@
 /* The language runtimes an instance can run: how to start each one's bootstrap. */
 
 struct language_runtime {
-	const char *name;		/* Lambda's identifier: python3.11, nodejs20.x, provided */
+	const char *name;		/* Lambda's identifier: python3.11, nodejs20.x, java17, … */
 	const char *dir;		/* its directory under the runtimes dir, bound at /var/runtime;
 					 * NULL: none (provided: the code is the runtime) */
 	const char *const argv[4];	/* the bootstrap command inside the instance */
@@ -14,7 +14,7 @@ struct language_runtime {
 
 /* NULL for a runtime lamina does not have. */
 const struct language_runtime *runtime_find(const char *name);
-/* "python3.11, nodejs20.x, provided" for error messages. */
+/* "python3.11, nodejs20.x, java17, dotnet, go, provided" for error messages. */
 const char *runtime_names(void);
 
 #endif

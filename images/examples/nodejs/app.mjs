@@ -1,4 +1,12 @@
 // Example nodejs20.x function (an ES module): echoes its event and the Lambda context.
+// An event with an "error" property makes it throw an ExampleError with that message.
+class ExampleError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'ExampleError';
+  }
+}
+
 const initPid = process.pid;
 let invocations = 0;
 console.log('init: nodejs example loaded');
@@ -6,6 +14,7 @@ console.log('init: nodejs example loaded');
 export const handler = async (event, context) => {
   invocations += 1;
   console.log(`handling request ${context.awsRequestId}`);
+  if (event && typeof event === 'object' && 'error' in event) throw new ExampleError(String(event.error));
   return {
     event,
     context: {

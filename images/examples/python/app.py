@@ -1,4 +1,7 @@
-"""Example python3.11 function: echoes its event and the Lambda context it ran with."""
+"""Example python3.11 function: echoes its event and the Lambda context it ran with.
+
+An event with an "error" property makes it raise ExampleError with that message.
+"""
 
 import os
 
@@ -8,10 +11,16 @@ invocations = 0
 print("init: python example loaded")
 
 
+class ExampleError(Exception):
+    pass
+
+
 def handler(event, context):
     global invocations
     invocations += 1
     print(f"handling request {context.aws_request_id}")
+    if isinstance(event, dict) and "error" in event:
+        raise ExampleError(str(event["error"]))
     return {
         "event": event,
         "context": {

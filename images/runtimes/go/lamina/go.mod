@@ -1,0 +1,3 @@
+module lamina.local/lamina
+
+go 1.19

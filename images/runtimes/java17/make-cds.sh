@@ -1,0 +1,58 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# make-cds.sh JAVA_HOME RUNTIME_DIR WORK_DIR — the java17 runtime's class-data-sharing
+# archive, RUNTIME_DIR/lamina.jsa.
+#
+# 1. A training run (Bootstrap --train: the runtime's code paths with the handler shapes
+#    users write, against canned Runtime API responses) lists the classes it loads.
+# 2. -Xshare:dump maps them, pre-parsed and pre-verified, into one archive with the JDK's
+#    own start-up classes.
+#
+# The JVM accepts an archive only if the class path it was dumped with is a prefix of the
+# one it runs with, path for path, and the jar's size and mtime are unchanged. Inside an
+# instance the jar is /var/runtime/lamina-runtime.jar, so the dump runs in a private mount
+# namespace where RUNTIME_DIR is bound at /var/runtime (a tmpfs hides the host's /var
+# there first, so nothing is created on the host). That needs root; without it no archive
+# is made and instances start without one (the launcher checks), only slower.
+set -eu
+
+java_home=$1
+rt=$(cd "$2" && pwd)
+work=$3
+java=$java_home/bin/java
+
+mkdir -p "$work"
+
+"$java" -Xshare:off -XX:+UseG1GC -XX:DumpLoadedClassList="$work/classlist" \
+	-cp "$rt/lamina-runtime.jar" lamina.runtime.Bootstrap --train
+
+# An archive left from an older jar would only be refused by the JVM: remove it whenever
+# no new one is made. (A new one replaces it by rename, under running instances' feet.)
+if [ "$(id -u)" -ne 0 ] || ! command -v unshare >/dev/null; then
+	echo "  (no CDS archive for java17: making it needs root and unshare)" >&2
+	rm -f "$rt/lamina.jsa"
+	exit 0
+fi
+
+# Heap objects (interned strings, the module graph) are archived, and later mapped, only
+# under G1, so the dump and the instances use it. A heap below 4 GB at dump time gives the
+# compressed-oops encoding functions' heaps have: no relocation of those objects at start.
+if ! unshare -m --propagation private sh -eu -c '
+	rt=$1 java=$2 classlist=$3
+	if [ ! -d /var/runtime ]; then
+		mount -t tmpfs -o size=1m,mode=0755 lamina-cds /var
+		mkdir /var/runtime
+	fi
+	mount --bind "$rt" /var/runtime
+	"$java" -Xshare:dump -XX:+UseG1GC -Xmx128m -XX:SharedClassListFile="$classlist" \
+		-XX:SharedArchiveFile=/var/runtime/lamina.jsa.tmp \
+		-cp /var/runtime/lamina-runtime.jar
+' sh "$rt" "$java" "$work/classlist" >"$work/cds.log" 2>&1; then
+	rm -f "$rt/lamina.jsa.tmp" "$rt/lamina.jsa"
+	echo "  (no CDS archive for java17: the dump failed, see $work/cds.log)" >&2
+	tail -n 5 "$work/cds.log" >&2
+	exit 0
+fi
+chmod 0644 "$rt/lamina.jsa.tmp"
+mv "$rt/lamina.jsa.tmp" "$rt/lamina.jsa"
