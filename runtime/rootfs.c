@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <linux/openat2.h>
 #include <unistd.h>
 
 /* What of the host's /etc a language runtime needs: the loader, name service, time
@@ -214,6 +215,74 @@ static int clone_tree(struct rootfs_mounts *m, const char *source, const char *t
 	return attach_add(m, fd, target, err);
 }
 
+/* Directories merged read-only at target, the last one on top: an overlay with only
+ * lower layers (read-only by construction), not yet attached anywhere. */
+static int overlay_tree(struct rootfs_mounts *m, const char *const *layers, size_t n,
+			const char *target, struct lr_error *err)
+{
+	int fs, mnt, r;
+
+	if (n > LR_OPT_LAYERS_MAX)
+		return lr_error_invalid(err, E2BIG, "too many layers for '%s' (%zu, at most %d)", target,
+					n, LR_OPT_LAYERS_MAX);
+	fs = fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return lr_error_set(err, errno, "fsopen overlay for '%s'", target);
+	/* "lowerdir+" (Linux 6.8) takes each path as it is; older kernels get the one
+	 * "lowerdir" list, top first, with ':' and '\\' escaped. */
+	for (size_t i = n; i-- > 0;) {
+		if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", layers[i], 0) == 0)
+			continue;
+		if (errno == EINVAL && i == n - 1) {
+			char list[LR_OPT_LAYERS_MAX * (PATH_MAX + 1) * 2];
+			size_t used = 0;
+
+			for (size_t k = n; k-- > 0;) {
+				for (const char *c = layers[k]; *c && used + 3 < sizeof(list); c++) {
+					if (*c == ':' || *c == '\\')
+						list[used++] = '\\';
+					list[used++] = *c;
+				}
+				if (k && used + 1 < sizeof(list))
+					list[used++] = ':';
+			}
+			list[used] = '\0';
+			if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", list, 0) == 0)
+				break;
+		}
+		r = lr_error_set(err, errno, "overlay layer '%s' for '%s'", layers[i], target);
+		close(fs);
+		return r;
+	}
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		r = lr_error_set(err, errno, "create the overlay for '%s'", target);
+		close(fs);
+		return r;
+	}
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	close(fs);
+	if (mnt < 0)
+		return lr_error_set(err, errno, "fsmount the overlay for '%s'", target);
+	return attach_add(m, mnt, target, err);
+}
+
+/* Whether root has dir as a real directory (no symbolic link on the way). */
+static bool root_has_dir(const char *root, const char *dir)
+{
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV };
+	int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC), fd;
+
+	if (rfd < 0)
+		return false;
+	fd = (int)syscall(SYS_openat2, rfd, dir, &how, sizeof(how));
+	close(rfd);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 static int write_at(int dir, const char *name, const char *data, struct lr_error *err)
 {
 	int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
@@ -318,6 +387,23 @@ int rootfs_prepare(const struct rootfs_sandbox *sb, struct rootfs_accounts_cache
 	int r = 0;
 
 	memset(m, 0, sizeof(*m));
+	m->root_fd = -1;
+	if (sb->root_dir) {
+		struct mount_attr attr = {
+			.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+		};
+
+		m->root_fd = open_tree(AT_FDCWD, sb->root_dir,
+				       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		if (m->root_fd < 0)
+			return lr_error_set(err, errno, "clone mount of root '%s'", sb->root_dir);
+		m->custom_root = true;
+		if (mount_setattr(m->root_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
+			r = lr_error_set(err, errno, "make root '%s' read-only", sb->root_dir);
+			rootfs_release(m);
+			return r;
+		}
+	}
 	for (size_t i = 0; r == 0 && i < sb->n_binds; i++) {
 		/* The base has a mount point for each: /var/runtime. */
 		if (strcmp(sb->binds[i].target, "/var/runtime"))
@@ -328,9 +414,14 @@ int rootfs_prepare(const struct rootfs_sandbox *sb, struct rootfs_accounts_cache
 		r = clone_tree(m, sb->code_dir, "/var/task", err);
 	if (r == 0 && sb->opt_dir)
 		r = clone_tree(m, sb->opt_dir, "/opt", err);
+	else if (r == 0 && sb->n_opt_layers == 1)
+		r = clone_tree(m, sb->opt_layers[0], "/opt", err);
+	else if (r == 0 && sb->n_opt_layers > 1)
+		r = overlay_tree(m, sb->opt_layers, sb->n_opt_layers, "/opt", err);
 	for (size_t i = 0; r == 0 && i < sb->n_binds; i++)
 		r = clone_tree(m, sb->binds[i].source, sb->binds[i].target, err);
-	if (r == 0)
+	/* A custom root gets the accounts where it has room for them. */
+	if (r == 0 && (!sb->root_dir || root_has_dir(sb->root_dir, "etc/lamina")))
 		r = accounts_clone(cache, m, sb->uid, sb->gid, err);
 	if (r == 0)
 		snprintf(m->tmp_options, sizeof(m->tmp_options), "size=%" PRIu64 ",mode=1777",
@@ -346,6 +437,44 @@ void rootfs_release(struct rootfs_mounts *m)
 		if (m->attach[i].fd >= 0)
 			close(m->attach[i].fd);
 	m->n = 0;
+	if (m->custom_root && m->root_fd >= 0)
+		close(m->root_fd);
+	m->custom_root = false;
+	m->root_fd = -1;
+}
+
+/* Child side: replaces the template copy's root with the custom one, keeping /dev. */
+static int enter_custom_root(const struct rootfs_mounts *m, int *failed)
+{
+	int dev;
+
+	*failed = ROOTFS_FAILED_DEV;
+	dev = open_tree(AT_FDCWD, "/dev", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (dev < 0)
+		return -errno;
+	*failed = ROOTFS_FAILED_ROOT;
+	/* Stacked on '/', entered through its fd (a path walk from '/' would still start
+	 * below it), then pivoted into as build_root does; the template's tree goes. */
+	if (move_mount(m->root_fd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
+	    fchdir(m->root_fd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) {
+		int r = -errno;
+
+		close(dev);
+		return r;
+	}
+	/* After the pivot: every path, a symbolic link of the image's included, resolves
+	 * inside the new root. */
+	*failed = ROOTFS_FAILED_DEV;
+	if (move_mount(dev, "", AT_FDCWD, "/dev", MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+		int r = -errno;
+
+		close(dev);
+		return r;
+	}
+	close(dev);
+	*failed = -1;
+	return 0;
 }
 
 /* ---- child side: no allocation, no stdio ---- */
@@ -538,6 +667,12 @@ int rootfs_enter(int template_ns, const struct rootfs_mounts *m, int *failed)
 	 * the host's tree is not in it. */
 	if (setns(template_ns, CLONE_NEWNS) < 0 || unshare(CLONE_NEWNS) < 0 || chdir("/") < 0)
 		return -errno;
+	if (m->custom_root) {
+		int r = enter_custom_root(m, failed);
+
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < m->n; i++) {
 		if (move_mount(m->attach[i].fd, "", AT_FDCWD, m->attach[i].target,
 			       MOVE_MOUNT_F_EMPTY_PATH) < 0) {

@@ -61,6 +61,9 @@ int rootfs_template_create(const struct rootfs_plan *base, struct lr_error *err)
 struct rootfs_sandbox {
 	const char *code_dir;
 	const char *opt_dir;
+	const char *const *opt_layers;	/* overlay at /opt when 2 or more */
+	size_t n_opt_layers;
+	const char *root_dir;		/* NULL: the template's base tree */
 	const struct lr_bind *binds;	/* targets: /var/runtime */
 	size_t n_binds;
 	uint64_t tmp_bytes;
@@ -71,6 +74,8 @@ struct rootfs_sandbox {
 #define ROOTFS_MAX_ATTACH 8
 #define ROOTFS_FAILED_TMP (-2)
 #define ROOTFS_FAILED_PROC (-3)
+#define ROOTFS_FAILED_ROOT (-4)
+#define ROOTFS_FAILED_DEV (-5)
 
 /* One sandbox's own mounts, made in the caller as detached trees (open_tree, fsmount)
  * while it still sees the host, and attached by the child in its copy of the template. */
@@ -81,6 +86,10 @@ struct rootfs_mounts {
 	} attach[ROOTFS_MAX_ATTACH];
 	size_t n;
 	char tmp_options[64];
+	/* A custom root (rootfs_sandbox.root_dir): a detached read-only tree that replaces
+	 * the template's root, keeping only its /dev. */
+	bool custom_root;
+	int root_fd;
 };
 
 /* Detached /etc/lamina mounts by uid and gid, made once and cloned for each sandbox:

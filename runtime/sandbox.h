@@ -22,6 +22,7 @@
 #define LR_DEFAULT_CGROUP_PARENT "lamina"
 #define LR_MEMORY_MIN_BYTES (16ull << 20)
 #define LR_NOFILE_LIMIT 1024
+#define LR_OPT_LAYERS_MAX 8
 
 struct lr_runtime;
 struct lr_sandbox;
@@ -59,6 +60,15 @@ struct lr_spec {
 	const char *const *envp;	/* the whole environment: nothing is inherited */
 	const char *code_dir;		/* bound read-only at /var/task; NULL: empty dir */
 	const char *opt_dir;		/* bound read-only at /opt; NULL: empty dir */
+	/* Instead of opt_dir: up to LR_OPT_LAYERS_MAX directories merged read-only at /opt
+	 * (an overlay), a later one's files hiding an earlier one's, as Lambda's layers. */
+	const char *const *opt_layers;
+	size_t n_opt_layers;
+	/* A read-only tree used as the whole root file system instead of the host's base
+	 * (a container image); NULL: the base. It must hold the directories /dev, /proc
+	 * and /tmp (and /etc/lamina to get the sandbox's accounts, /var/task for code_dir,
+	 * /opt for layers); the sandbox gets the base's /dev, its own /tmp and /proc. */
+	const char *root_dir;
 	const struct lr_bind *binds;	/* up to 8 */
 	size_t n_binds;
 	const char *cwd;		/* NULL: /var/task */
@@ -138,6 +148,11 @@ int lr_sandbox_peak_memory(struct lr_sandbox *sb, uint64_t *peak_bytes, struct l
 /* Changes the CPU bandwidth (1/1000 CPU; 0: unlimited), e.g. after an init phase run
  * at full speed. */
 int lr_sandbox_set_cpu(struct lr_sandbox *sb, uint32_t cpu_millis, struct lr_error *err);
+
+/* The id of the sandbox's cgroup in the unified (v2) tree: what
+ * bpf_get_current_cgroup_id() returns for its tasks. 0 when there is none (a v1-only
+ * host). */
+uint64_t lr_sandbox_cgroup_id(const struct lr_sandbox *sb);
 
 const char *lr_end_reason_name(enum lr_end_reason reason);
 

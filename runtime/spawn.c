@@ -323,6 +323,22 @@ static int validate_spec(const struct lr_spec *spec, struct lr_error *err)
 		if (!S_ISDIR(st.st_mode))
 			return lr_error_invalid(err, ENOTDIR, "%s '%s' is not a directory", what, dir);
 	}
+	if (spec->opt_dir && spec->n_opt_layers)
+		return lr_error_invalid(err, EINVAL, "give an opt directory or opt layers, not both");
+	if (spec->n_opt_layers > LR_OPT_LAYERS_MAX)
+		return lr_error_invalid(err, EINVAL, "too many opt layers (%zu, at most %d)",
+					spec->n_opt_layers, LR_OPT_LAYERS_MAX);
+	for (size_t i = 0; i < spec->n_opt_layers + (spec->root_dir ? 1 : 0); i++) {
+		const char *dir = i < spec->n_opt_layers ? spec->opt_layers[i] : spec->root_dir;
+
+		if (!dir || dir[0] != '/')
+			return lr_error_invalid(err, EINVAL, "'%s' must be an absolute path",
+						dir ? dir : "(null)");
+		if (stat(dir, &st) < 0)
+			return lr_error_set(err, errno, "'%s'", dir);
+		if (!S_ISDIR(st.st_mode))
+			return lr_error_invalid(err, ENOTDIR, "'%s' is not a directory", dir);
+	}
 	if (spec->n_binds > 8)
 		return lr_error_invalid(err, EINVAL, "too many binds (%zu, at most 8)", spec->n_binds);
 	for (size_t i = 0; i < spec->n_binds; i++) {
@@ -391,6 +407,9 @@ int lr_sandbox_spawn(struct lr_runtime *rt, const struct lr_spec *spec, struct l
 	}
 	r = rootfs_prepare(&(struct rootfs_sandbox){ .code_dir = spec->code_dir,
 						     .opt_dir = spec->opt_dir,
+						     .opt_layers = spec->opt_layers,
+						     .n_opt_layers = spec->n_opt_layers,
+						     .root_dir = spec->root_dir,
 						     .binds = spec->binds,
 						     .n_binds = spec->n_binds,
 						     .tmp_bytes = tmp_bytes,
@@ -432,6 +451,8 @@ int lr_sandbox_spawn(struct lr_runtime *rt, const struct lr_spec *spec, struct l
 			r = lr_error_set(err, report.error, "sandbox: %s: mount '%s'", step_names[report.step],
 					 report.op == ROOTFS_FAILED_TMP    ? "/tmp"
 					 : report.op == ROOTFS_FAILED_PROC ? "/proc"
+					 : report.op == ROOTFS_FAILED_ROOT ? "/ (the custom root)"
+					 : report.op == ROOTFS_FAILED_DEV  ? "/dev"
 									   : mounts.attach[report.op].target);
 		} else if (report.step == STEP_EXEC) {
 			r = lr_error_set(err, report.error, "sandbox: execute '%s'", spec->argv[0]);

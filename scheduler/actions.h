@@ -37,6 +37,12 @@ void api_delete_alias(struct request *req);
 void api_invoke(struct request *req);
 /* api_logs.c */
 void api_get_logs(struct request *req);
+/* api_layers.c */
+void api_publish_layer_version(struct request *req);
+void api_get_layer_version(struct request *req);	/* also GetLayerVersionByArn */
+void api_list_layer_versions(struct request *req);
+void api_list_layers(struct request *req);
+void api_delete_layer_version(struct request *req);
 /* api_metrics.c */
 void api_get_metrics(struct request *req);
 void api_get_bill(struct request *req);

@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "instance.h"
 #include "logs.h"
+#include "oci_store.h"
 
 /* A create or code update waits for its code to be stored. */
 struct deploy {
@@ -18,6 +19,7 @@ struct deploy {
 	struct function_config config;	/* strings point into req->params */
 	bool create;
 	bool publish;
+	json_t *image_config;		/* ImageConfig of a container image, or NULL; owned */
 };
 
 static void deploy_stored(void *ctx, const struct code_ref *code, const struct api_error *code_err)
@@ -41,8 +43,11 @@ static void deploy_stored(void *ctx, const struct code_ref *code, const struct a
 		r = registry_create_function(reg, dp->ref.name, &dp->config, &v, &err);
 	else
 		r = registry_update_latest(reg, dp->ref.name, &dp->config, &v, &err);
-	if (r == 0 && !dp->create)
+	if (r == 0 && !dp->create) {
 		functions_retire(req->daemon->functions, dp->ref.name, VERSION_LATEST);
+		/* The code $LATEST had may be used by nothing now. */
+		code_store_collect(req->daemon);
+	}
 	if (r == 0 && dp->publish) {
 		r = registry_publish(reg, dp->ref.name, NULL, &published, &err);
 		if (r == 0) {
@@ -59,12 +64,33 @@ static void deploy_stored(void *ctx, const struct code_ref *code, const struct a
 	free(dp);
 }
 
+/* A container image (Code.ImageUri) is stored: the image's configuration goes with it. */
+static void deploy_image_stored(void *ctx, const struct code_ref *code, json_t *image,
+				const struct api_error *code_err)
+{
+	struct deploy *dp = ctx;
+
+	/* Lambda's ImageConfig overrides the image's own ENTRYPOINT, CMD and WORKDIR; it
+	 * stays across code updates that do not give one. */
+	if (image && dp->image_config)
+		json_object_set(image, "ImageConfigOverride", dp->image_config);
+	json_decref(dp->image_config);
+	dp->image_config = NULL;
+	dp->config.image = image;
+	if (!dp->config.runtime)
+		dp->config.runtime = "provided";
+	if (!dp->config.handler)
+		dp->config.handler = "image";
+	deploy_stored(dp, code, code_err);
+}
+
 static void start_deploy(struct request *req, bool create)
 {
 	struct api_error err = { 0 };
 	struct deploy *dp = calloc(1, sizeof(*dp));
 	json_t *code = json_object_get(req->params, "Code"), *publish;
-	const char *dir;
+	struct code_source source;
+	const char *image_uri;
 
 	if (!dp) {
 		request_failf(req, API_ERR_SERVICE, "out of memory");
@@ -82,16 +108,19 @@ static void start_deploy(struct request *req, bool create)
 		goto fail;
 	if (create && api_function_config(req, &dp->config, &err) < 0)
 		goto fail;
-	if (create && (!dp->config.runtime || !dp->config.handler)) {
+	if (create && json_object_get(req->params, "Layers") &&
+	    !json_is_null(json_object_get(req->params, "Layers")))
+		dp->config.layers = json_object_get(req->params, "Layers");
+	/* Lambda's UpdateFunctionCode takes ImageUri beside Code; CreateFunction inside it. */
+	image_uri = json_string_value(json_object_get(code, "ImageUri"));
+	if (!image_uri)
+		image_uri = json_string_value(json_object_get(req->params, "ImageUri"));
+	if (create && !image_uri && (!dp->config.runtime || !dp->config.handler)) {
 		api_error_set(&err, API_ERR_INVALID, "Runtime and Handler are required to create a function");
 		goto fail;
 	}
-	dir = json_string_value(json_object_get(code, "Directory"));
-	if (!json_is_object(code) || !dir) {
-		api_error_set(&err, API_ERR_INVALID,
-			      "Code must be {\"Directory\": \"/absolute/path\"} naming the function's code");
+	if (!image_uri && code_store_parse(code, &source, &err) < 0)
 		goto fail;
-	}
 	if (!create) {
 		/* Refuse an unknown function before copying anything. */
 		struct function_version v = { 0 };
@@ -100,8 +129,19 @@ static void start_deploy(struct request *req, bool create)
 			goto fail;
 		function_version_clear(&v);
 	}
-	if (code_store_snapshot(req->daemon, dir, req->peer_uid, req->peer_gid, deploy_stored, dp,
-				&err) < 0)
+	if (image_uri) {
+		if (oci_image_config_param(json_object_get(req->params, "ImageConfig"),
+					   &dp->image_config, &err) < 0)
+			goto fail;
+		if (oci_store_put(req->daemon, image_uri, req->peer_uid, req->peer_gid,
+				  deploy_image_stored, dp, &err) < 0) {
+			json_decref(dp->image_config);
+			goto fail;
+		}
+		return;
+	}
+	if (code_store_put(req->daemon, &source, req->peer_uid, req->peer_gid, deploy_stored, dp,
+			   &err) < 0)
 		goto fail;
 	return;
 fail:
@@ -126,11 +166,23 @@ void api_update_function_configuration(struct request *req)
 	struct function_ref ref;
 	struct api_error err = { 0 };
 
-	if (api_function_ref(req, false, &ref, &err) < 0 || api_function_config(req, &config, &err) < 0 ||
-	    registry_update_latest(req->daemon->registry, ref.name, &config, &v, &err) < 0) {
+	json_t *image_config = NULL;
+
+	if (json_object_get(req->params, "Layers") && !json_is_null(json_object_get(req->params, "Layers")))
+		config.layers = json_object_get(req->params, "Layers");
+	if (oci_image_config_param(json_object_get(req->params, "ImageConfig"), &image_config, &err) < 0) {
 		request_fail(req, &err);
 		return;
 	}
+	if (image_config)
+		config.image = json_pack("{s:o}", "ImageConfigOverride", image_config);
+	if (api_function_ref(req, false, &ref, &err) < 0 || api_function_config(req, &config, &err) < 0 ||
+	    registry_update_latest(req->daemon->registry, ref.name, &config, &v, &err) < 0) {
+		json_decref(config.image);
+		request_fail(req, &err);
+		return;
+	}
+	json_decref(config.image);
 	functions_retire(req->daemon->functions, ref.name, VERSION_LATEST);
 	api_reply_version(req, &v);
 	function_version_clear(&v);
@@ -237,6 +289,7 @@ void api_delete_function(struct request *req)
 		functions_forget(req->daemon->functions, ref.name);
 		logs_remove(req->daemon->logs, ref.name);
 	}
+	code_store_collect(req->daemon);
 	request_reply(req, NULL);
 }
 

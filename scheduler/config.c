@@ -26,6 +26,7 @@ void config_defaults(struct daemon_config *c)
 	c->host_memory_mb = 0;
 	c->min_available_mb = 256;
 	c->prewarm_headroom = 1.5;
+	c->image_max_ratio = 100;
 }
 
 static int want_number(json_t *v, const char *key, double min, double max, double *out,
@@ -134,6 +135,18 @@ int config_load(struct daemon_config *c, const char *path, char *errbuf, size_t 
 		} else if (!strcmp(key, "PrewarmHeadroom")) {
 			if (want_number(v, key, 0, 100, &c->prewarm_headroom, errbuf, errlen) < 0)
 				goto out;
+		} else if (!strcmp(key, "ImageMaxUnpackedMB")) {
+			if (want_number(v, key, 1, 1 << 20, &d, errbuf, errlen) < 0)
+				goto out;
+			c->image_max_bytes = (uint64_t)d << 20;
+		} else if (!strcmp(key, "ImageMaxEntries")) {
+			if (want_number(v, key, 1, 10000000, &d, errbuf, errlen) < 0)
+				goto out;
+			c->image_max_entries = (uint32_t)d;
+		} else if (!strcmp(key, "ImageMaxRatio")) {
+			if (want_number(v, key, 0, 1000000, &d, errbuf, errlen) < 0)
+				goto out;
+			c->image_max_ratio = (uint32_t)d;
 		} else {
 			snprintf(errbuf, errlen, "config '%s': unknown key '%s'", path, key);
 			goto out;

@@ -28,6 +28,10 @@ struct daemon_config {
 	uint64_t host_memory_mb;	/* budget for all instances; 0: 90% of MemTotal */
 	uint64_t min_available_mb;	/* memory pressure below this MemAvailable */
 	double prewarm_headroom;	/* × Little's-law concurrency; 0: no pre-warming */
+	/* images (code_store.h): ImageMaxUnpackedMB, ImageMaxEntries, ImageMaxRatio */
+	uint64_t image_max_bytes;	/* 0: 250 MB */
+	uint32_t image_max_entries;	/* 0: 20000 */
+	uint32_t image_max_ratio;	/* unpacked ÷ archive size; 0: unchecked */
 };
 
 void config_defaults(struct daemon_config *c);

@@ -20,6 +20,7 @@ struct ledger;
 struct metering;
 struct stats;
 struct metrics_http;
+struct code_store;
 
 struct daemon {
 	struct loop *loop;
@@ -33,6 +34,7 @@ struct daemon {
 	struct metering *metering;	/* eBPF probes, or cgroup accounting */
 	struct stats *stats;		/* per-version measurements */
 	struct metrics_http *metrics_http;	/* --metrics ADDR:PORT */
+	struct code_store *code_store;	/* function images (code_store.c) */
 	uint64_t started_ns;
 	char state_dir[PATH_MAX - 64];
 	char images_dir[PATH_MAX];	/* <state>/images */

@@ -18,6 +18,7 @@
 
 #include "../runtime/sandbox.h"
 #include "code_store.h"
+#include "function_extra.h"
 #include "daemon.h"
 #include "ledger.h"
 #include "log.h"
@@ -104,6 +105,7 @@ struct pool {
 	const struct language_runtime *runtime;
 	struct version_stats *stats;
 	char code_dir[PATH_MAX];
+	struct function_extra extra;	/* layers at /opt; a container image's root */
 	char runtime_dir[PATH_MAX];
 	char **env;			/* shared part of every instance's environment */
 	size_t n_env;
@@ -228,6 +230,9 @@ static struct fn_state *fn_get(struct functions *f, const char *name, bool creat
 
 static void pool_free(struct pool *pool)
 {
+	if (pool->code_dir[0])
+		code_store_release(pool->fn->f->d, pool->v.code_hex);
+	function_extra_release(pool->fn->f->d, &pool->extra);
 	for (size_t i = 0; i < pool->n_env; i++)
 		free(pool->env[i]);
 	free(pool->env);
@@ -312,10 +317,16 @@ static struct pool *pool_get(struct functions *f, struct fn_state *fn,
 	}
 	pool->stats = stats_get(d->stats, v->name, v->version);
 	code_store_path(d, v->code_hex, pool->code_dir, sizeof(pool->code_dir));
+	code_store_hold(d, v->code_hex);	/* released by pool_free */
 	if (pool->runtime->dir)
 		snprintf(pool->runtime_dir, sizeof(pool->runtime_dir), "%s/%s", d->runtimes_dir,
 			 pool->runtime->dir);
-	if (pool_build_env(pool, &d->config) < 0) {
+	if (function_extra_load(d, v, &pool->extra, err) < 0) {
+		pool_free(pool);
+		return NULL;
+	}
+	if (pool_build_env(pool, &d->config) < 0 ||
+	    function_extra_env(&pool->extra, &pool->env, &pool->n_env) < 0) {
 		api_error_set(err, API_ERR_SERVICE, "out of memory");
 		pool_free(pool);
 		return NULL;
@@ -1094,6 +1105,7 @@ static int instance_spawn(struct pool *pool, struct api_error *err)
 		.fds = &api_fd,
 		.n_fds = 1,
 	};
+	function_extra_spec(&pool->extra, pool->code_dir, &spec);
 	fstat(sv[1], &api_st);
 	inst->spawned_ns = loop_now_ns();
 	r = lr_sandbox_spawn(d->runtime, &spec, &inst->sb, &lerr);
@@ -1424,6 +1436,9 @@ void functions_forget(struct functions *f, const char *function)
 	if (!fn)
 		return;
 	functions_retire(f, function, NULL);
+	/* Pools still finishing an invocation outlive the function's statistics. */
+	for (struct pool *p = fn->pools; p; p = p->next)
+		p->stats = NULL;
 	stats_forget(f->d->stats, function);
 	functions_set_reserved(f, function, -1);
 	fn->reserved_loaded = false;

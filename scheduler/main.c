@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../runtime/sandbox.h"
+#include "code_store.h"
 #include "daemon.h"
 #include "instance.h"
 #include "ledger.h"
@@ -310,6 +311,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "laminad: %s\n", aerr.message);
 		goto out;
 	}
+	if (code_store_open(&d, &aerr) < 0) {
+		fprintf(stderr, "laminad: image store: %s\n", aerr.message);
+		goto out;
+	}
 	if (metrics_address && metrics_http_open(&d, metrics_address, &d.metrics_http, errbuf, sizeof(errbuf)) < 0) {
 		fprintf(stderr, "laminad: %s\n", errbuf);
 		goto out;
@@ -332,6 +337,7 @@ out:
 	metrics_http_close(d.metrics_http);
 	server_close(d.server);
 	functions_free(d.functions);
+	code_store_close(&d);
 	ledger_close(d.ledger);
 	stats_free(d.stats);
 	metering_close(d.metering);

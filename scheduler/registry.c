@@ -123,6 +123,26 @@ static const char *const migrations[] = {
 	");"
 	"CREATE INDEX aliases_version ON aliases (function_id, version);"
 	"CREATE INDEX aliases_additional ON aliases (function_id, additional_version);",
+	/* 2: layers, and lamina's extra configuration of a version (Layers, container
+	 * images) as one JSON object. A layer's numbers are never reused: layer_names keeps
+	 * the next one after its versions are deleted. */
+	"ALTER TABLE versions ADD COLUMN extra TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE layer_names ("
+	"  name TEXT PRIMARY KEY,"
+	"  next_version INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE layers ("
+	"  name TEXT NOT NULL REFERENCES layer_names (name),"
+	"  version INTEGER NOT NULL,"
+	"  description TEXT NOT NULL,"
+	"  code_sha256 TEXT NOT NULL,"
+	"  code_hex TEXT NOT NULL,"
+	"  code_size INTEGER NOT NULL,"
+	"  created TEXT NOT NULL,"
+	"  runtimes TEXT NOT NULL,"
+	"  PRIMARY KEY (name, version)"
+	");"
+	"CREATE INDEX layers_code ON layers (code_hex);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -130,8 +150,8 @@ static const char *const migrations[] = {
 #define VERSION_SELECT                                                                     \
 	"SELECT f.id, f.name, f.uid, v.version, v.runtime, v.handler, v.description,"     \
 	" v.memory_mb, v.timeout_s, v.ephemeral_mb, v.environment, v.code_sha256,"         \
-	" v.code_hex, v.code_size, v.last_modified, v.revision_id, v.fingerprint"          \
-	" FROM versions v JOIN functions f ON f.id = v.function_id"
+	" v.code_hex, v.code_size, v.last_modified, v.revision_id, v.fingerprint,"         \
+	" v.extra FROM versions v JOIN functions f ON f.id = v.function_id"
 
 #define ALIAS_SELECT                                                                       \
 	"SELECT a.name, f.name, a.version, a.additional_version, a.additional_weight,"    \
@@ -165,8 +185,19 @@ enum stmt_id {
 	ST_ALIAS_DELETE,
 	ST_ALIASES_ROUTING_TO,
 	ST_CODE_IN_USE,
+	ST_LAYER_GET,
+	ST_LAYER_LIST,
+	ST_LAYER_LIST_ALL,
+	ST_LAYER_INSERT,
+	ST_LAYER_DELETE,
+	ST_LAYER_NEXT,
+	ST_LAYER_NEXT_PUT,
 	ST__COUNT
 };
+
+#define LAYER_SELECT                                                                       \
+	"SELECT name, version, description, code_sha256, code_hex, code_size, created, runtimes" \
+	" FROM layers"
 
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -191,13 +222,13 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_VERSION_INSERT] = "INSERT INTO versions (function_id, version, version_num, runtime,"
 			      " handler, description, memory_mb, timeout_s, ephemeral_mb,"
 			      " environment, code_sha256, code_hex, code_size, last_modified,"
-			      " revision_id, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-			      " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+			      " revision_id, fingerprint, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+			      " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
 	[ST_LATEST_UPDATE] = "UPDATE versions SET version_num = ?3, runtime = ?4, handler = ?5,"
 			     " description = ?6, memory_mb = ?7, timeout_s = ?8,"
 			     " ephemeral_mb = ?9, environment = ?10, code_sha256 = ?11,"
 			     " code_hex = ?12, code_size = ?13, last_modified = ?14,"
-			     " revision_id = ?15, fingerprint = ?16"
+			     " revision_id = ?15, fingerprint = ?16, extra = ?17"
 			     " WHERE function_id = ?1 AND version = ?2",
 	[ST_LATEST_REVISION] = "UPDATE versions SET revision_id = ?2"
 			       " WHERE function_id = ?1 AND version_num = 0",
@@ -213,7 +244,25 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_ALIAS_DELETE] = "DELETE FROM aliases WHERE function_id = ?1 AND name = ?2",
 	[ST_ALIASES_ROUTING_TO] = "SELECT name FROM aliases WHERE function_id = ?1"
 				  " AND (version = ?2 OR additional_version = ?2) ORDER BY name",
-	[ST_CODE_IN_USE] = "SELECT 1 FROM versions WHERE code_hex = ?1 LIMIT 1",
+	/* An image is used as a version's code, a layer version's content, or a layer a
+	 * version was configured with (kept after the layer version is deleted). */
+	[ST_CODE_IN_USE] = "SELECT 1 FROM versions WHERE code_hex = ?1"
+			   " UNION ALL SELECT 1 FROM layers WHERE code_hex = ?1"
+			   " UNION ALL SELECT 1 FROM versions v,"
+			   "  json_each(CASE v.extra WHEN '' THEN '{}' ELSE v.extra END, '$.Layers') j"
+			   "  WHERE json_extract(j.value, '$.Hex') = ?1 LIMIT 1",
+	[ST_LAYER_GET] = LAYER_SELECT " WHERE name = ?1 AND version = ?2",
+	[ST_LAYER_LIST] = LAYER_SELECT " WHERE name = ?1 ORDER BY version DESC",
+	[ST_LAYER_LIST_ALL] = LAYER_SELECT " l WHERE version = (SELECT MAX(version)"
+			      " FROM layers m WHERE m.name = l.name) ORDER BY name",
+	[ST_LAYER_INSERT] = "INSERT INTO layers (name, version, description, code_sha256,"
+			    " code_hex, code_size, created, runtimes)"
+			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_LAYER_DELETE] = "DELETE FROM layers WHERE name = ?1 AND version = ?2",
+	[ST_LAYER_NEXT] = "SELECT next_version FROM layer_names WHERE name = ?1",
+	[ST_LAYER_NEXT_PUT] = "INSERT INTO layer_names (name, next_version)"
+			      " VALUES (?1, ?2) ON CONFLICT (name)"
+			      " DO UPDATE SET next_version = excluded.next_version",
 };
 
 struct registry {
@@ -800,6 +849,9 @@ static char *fingerprint(const struct function_version *v)
 					     v->environment, "code", v->code_hex, "code_size",
 					     (json_int_t)v->code_size);
 
+	if (j && v->extra[0])
+		json_object_set_new(j, "extra", json_string(v->extra));
+
 	return j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 }
 
@@ -859,6 +911,7 @@ static int version_from_row(sqlite3_stmt *s, struct function_version *v, struct 
 	v->code_size = sqlite3_column_int64(s, 13);
 	copy_column(v->last_modified, sizeof(v->last_modified), s, 14);
 	copy_column(v->revision_id, sizeof(v->revision_id), s, 15);
+	copy_column(v->extra, sizeof(v->extra), s, 17);
 	v->environment = json_loads(env_text ? env_text : "", 0, &jerr);
 	if (!json_is_object(v->environment)) {
 		json_decref(v->environment);
@@ -944,6 +997,7 @@ static int version_write(struct registry *reg, enum stmt_id id, const struct fun
 	bind_text(s, 14, v->last_modified);
 	bind_text(s, 15, v->revision_id);
 	bind_text(s, 16, fp);
+	bind_text(s, 17, v->extra);
 	return exec_stmt(reg, s, err);
 }
 
@@ -1154,6 +1208,210 @@ static int allocate_uid(struct registry *reg, uint32_t *uid, struct api_error *e
 	return meta_put(reg, "uid_counter", n + 1, err);
 }
 
+/* ---- lamina's extra configuration: layers and container images ---- */
+
+bool layer_name_is_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > LAYER_NAME_MAX_LEN)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+			return false;
+	return true;
+}
+
+/* "arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION", or lamina's short "NAME:VERSION". */
+static int layer_arn_parse(struct registry *reg, const char *arn, char name[LAYER_NAME_MAX_LEN + 1],
+			   int64_t *version, struct api_error *err)
+{
+	char prefix[200];
+	const char *rest = arn, *colon;
+	char *end;
+	long long n;
+
+	snprintf(prefix, sizeof(prefix), "arn:aws:lambda:%s:%s:layer:", reg->region, reg->account);
+	if (!strncmp(arn, "arn:", 4)) {
+		if (strncmp(arn, prefix, strlen(prefix)))
+			goto bad;
+		rest = arn + strlen(prefix);
+	}
+	colon = strrchr(rest, ':');
+	if (!colon || colon == rest || (size_t)(colon - rest) > LAYER_NAME_MAX_LEN)
+		goto bad;
+	memcpy(name, rest, colon - rest);
+	name[colon - rest] = '\0';
+	errno = 0;
+	n = strtoll(colon + 1, &end, 10);
+	if (!layer_name_is_valid(name) || !isdigit((unsigned char)colon[1]) || *end || errno || n < 1)
+		goto bad;
+	*version = n;
+	return 0;
+bad:
+	return api_error_set(err, API_ERR_INVALID,
+			     "1 validation error detected: Value '%.*s' at 'layers' failed to "
+			     "satisfy constraint: Member must be a layer version ARN "
+			     "(%sNAME:VERSION)",
+			     QUOTE_MAX, arn, prefix);
+}
+
+static void layer_arn_format(const struct registry *reg, char *buf, size_t size, const char *name,
+			     int64_t version)
+{
+	snprintf(buf, size, "arn:aws:lambda:%s:%s:layer:%s:%" PRId64, reg->region, reg->account,
+		 name, version);
+}
+
+static int layer_from_row(sqlite3_stmt *s, struct layer_version *l)
+{
+	memset(l, 0, sizeof(*l));
+	copy_column(l->name, sizeof(l->name), s, 0);
+	l->version = sqlite3_column_int64(s, 1);
+	copy_column(l->description, sizeof(l->description), s, 2);
+	copy_column(l->code_sha256, sizeof(l->code_sha256), s, 3);
+	copy_column(l->code_hex, sizeof(l->code_hex), s, 4);
+	l->code_size = sqlite3_column_int64(s, 5);
+	copy_column(l->created, sizeof(l->created), s, 6);
+	copy_column(l->runtimes, sizeof(l->runtimes), s, 7);
+	return 0;
+}
+
+/* 1: found, 0: none, -1: error. */
+static int layer_find(struct registry *reg, const char *name, int64_t version,
+		      struct layer_version *out, struct api_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = stmt(reg, ST_LAYER_GET, err);
+	int r;
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, name);
+	sqlite3_bind_int64(s, 2, version);
+	r = step(reg, s, err);
+	if (r <= 0)
+		return r;
+	layer_from_row(s, out);
+	return 1;
+}
+
+/* Layers (array of ARNs) as the version keeps them: [{Arn, CodeSize, CodeSha256, Hex}]. */
+static json_t *layers_resolve(struct registry *reg, json_t *arns, struct api_error *err)
+{
+	_cleanup_json_ json_t *out = json_array();
+	char names[LAYERS_PER_FUNCTION_MAX][LAYER_NAME_MAX_LEN + 1];
+	size_t i;
+	json_t *arn;
+
+	if (!out)
+		return api_error_set(err, API_ERR_SERVICE, "out of memory"), NULL;
+	if (!json_is_array(arns)) {
+		api_error_set(err, API_ERR_INVALID, "Layers must be a list of layer version ARNs");
+		return NULL;
+	}
+	if (json_array_size(arns) > LAYERS_PER_FUNCTION_MAX) {
+		api_error_set(err, API_ERR_INVALID, "Cannot reference more than %d layers.",
+			      LAYERS_PER_FUNCTION_MAX);
+		return NULL;
+	}
+	json_array_foreach(arns, i, arn) {
+		struct layer_version l;
+		char full[400];
+		int64_t version = 0;
+		int r;
+
+		if (!json_is_string(arn)) {
+			api_error_set(err, API_ERR_INVALID, "Layers must be a list of layer version ARNs");
+			return NULL;
+		}
+		if (layer_arn_parse(reg, json_string_value(arn), names[i], &version, err) < 0)
+			return NULL;
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(names[k], names[i])) {
+				api_error_set(err, API_ERR_INVALID,
+					      "Two different versions of the same layer are not allowed "
+					      "to be referenced in the same function. %s is referenced "
+					      "twice.",
+					      names[i]);
+				return NULL;
+			}
+		layer_arn_format(reg, full, sizeof(full), names[i], version);
+		r = layer_find(reg, names[i], version, &l, err);
+		if (r < 0)
+			return NULL;
+		if (r == 0) {
+			api_error_set(err, API_ERR_INVALID, "Layer version %s does not exist.", full);
+			return NULL;
+		}
+		if (json_array_append_new(out, json_pack("{s:s, s:I, s:s, s:s}", "Arn", full, "CodeSize",
+							 (json_int_t)l.code_size, "CodeSha256",
+							 l.code_sha256, "Hex", l.code_hex)) < 0) {
+			api_error_set(err, API_ERR_SERVICE, "out of memory");
+			return NULL;
+		}
+	}
+	return json_incref(out);
+}
+
+/* Applies c's Layers and container image to v->extra (within the caller's transaction). */
+static int extra_apply(struct registry *reg, struct function_version *v,
+		       const struct function_config *c, bool create, struct api_error *err)
+{
+	_cleanup_json_ json_t *extra = NULL;
+	_cleanup_free_ char *text = NULL;
+	bool image;
+
+	if (!c->layers && !c->image && (create || !c->code_hex))
+		return 0;
+	extra = v->extra[0] ? json_loads(v->extra, 0, NULL) : json_object();
+	if (!json_is_object(extra))
+		return api_error_set(err, API_ERR_SERVICE, "registry: %s:%s has a damaged configuration",
+				     v->name, v->version);
+	image = json_is_string(json_object_get(extra, "PackageType")) &&
+		!strcmp(json_string_value(json_object_get(extra, "PackageType")), "Image");
+	if (!create && c->code_hex && image != !!c->image)
+		return api_error_set(err, API_ERR_INVALID,
+				     image ? "Please provide ImageUri when updating a function with "
+					     "packageType Image."
+					   : "Please don't provide ImageUri when updating a function "
+					     "with packageType Zip.");
+	if (c->image) {
+		json_t *k;
+		const char *key;
+
+		if (!create && !c->code_hex && !image)
+			return api_error_set(err, API_ERR_INVALID,
+					     "ImageConfig is only for functions with packageType Image.");
+		json_object_foreach(c->image, key, k)
+			json_object_set(extra, key, k);
+		json_object_set_new(extra, "PackageType", json_string("Image"));
+		image = true;
+	}
+	if (c->layers) {
+		json_t *resolved = layers_resolve(reg, c->layers, err);
+
+		if (!resolved)
+			return -1;
+		json_object_set_new(extra, "Layers", resolved);
+	}
+	if (image && json_array_size(json_object_get(extra, "Layers")))
+		return api_error_set(err, API_ERR_INVALID,
+				     "Layers are not supported for functions with packageType Image.");
+	if (json_object_size(extra) == 0) {
+		v->extra[0] = '\0';	/* as before any layer or image: the same fingerprint */
+		return 0;
+	}
+	text = json_dumps(extra, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!text)
+		return api_error_set(err, API_ERR_SERVICE, "out of memory");
+	if (strlen(text) >= sizeof(v->extra))
+		return api_error_set(err, API_ERR_INVALID,
+				     "The function's layers and image configuration exceed %zu bytes",
+				     sizeof(v->extra) - 1);
+	snprintf(v->extra, sizeof(v->extra), "%s", text);
+	return 0;
+}
+
 static int create_locked(struct registry *reg, const char *name, struct function_version *v,
 			 struct api_error *err)
 {
@@ -1212,7 +1470,10 @@ int registry_create_function(struct registry *reg, const char *name,
 	if (r == 0)
 		r = tx_begin(reg, err);
 	if (r == 0)
-		r = tx_end(reg, create_locked(reg, name, &v, err), err);
+		r = tx_end(reg,
+			   extra_apply(reg, &v, config, true, err) < 0 ? -1
+								      : create_locked(reg, name, &v, err),
+			   err);
 	if (r < 0) {
 		function_version_clear(&v);
 		return -1;
@@ -1232,7 +1493,7 @@ static int update_locked(struct registry *reg, const char *name,
 
 	if (version_require(reg, name, VERSION_LATEST, NULL, v, err) < 0)
 		return -1;
-	if (config_apply(v, changes, err) < 0)
+	if (config_apply(v, changes, err) < 0 || extra_apply(reg, v, changes, false, err) < 0)
 		return -1;
 	now_timestamp(v->last_modified, sizeof(v->last_modified));
 	new_revision_id(v->revision_id, sizeof(v->revision_id));
@@ -1916,8 +2177,10 @@ json_t *function_version_to_json(const struct function_version *v, const char *r
 	json_t *env = v->environment ? json_deep_copy(v->environment) : json_object();
 
 	/* $LATEST is reported under the unqualified ARN, a published version under its own. */
+	json_t *j, *extra;
+
 	name_format_arn(arn, sizeof(arn), region, account, v->name, latest ? NULL : v->version);
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:s, s:s,"
+	j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:s, s:s,"
 			 " s:{s:o}, s:{s:I}, s:s, s:s, s:s, s:s, s:[s]}",
 			 "FunctionName", v->name, "FunctionArn", arn, "Runtime", v->runtime,
 			 "Handler", v->handler, "CodeSize", (json_int_t)v->code_size,
@@ -1928,6 +2191,38 @@ json_t *function_version_to_json(const struct function_version *v, const char *r
 			 (json_int_t)v->ephemeral_mb, "RevisionId", v->revision_id, "State",
 			 "Active", "LastUpdateStatus", "Successful", "PackageType", "Zip",
 			 "Architectures", "x86_64");
+	/* Layers [{Arn, CodeSize}] and, for container images, PackageType Image, ImageUri
+	 * and ImageConfigResponse, without Runtime and Handler (as Lambda shows them). */
+	extra = j && v->extra[0] ? json_loads(v->extra, 0, NULL) : NULL;
+	if (json_is_object(extra)) {
+		json_t *layers = json_object_get(extra, "Layers"), *l, *pkg;
+		size_t i;
+
+		if (json_array_size(layers)) {
+			json_t *out = json_array();
+
+			json_array_foreach(layers, i, l)
+				json_array_append_new(out, json_pack("{s:O, s:O}", "Arn",
+								     json_object_get(l, "Arn"), "CodeSize",
+								     json_object_get(l, "CodeSize")));
+			json_object_set_new(j, "Layers", out);
+		}
+		pkg = json_object_get(extra, "PackageType");
+		if (json_is_string(pkg) && !strcmp(json_string_value(pkg), "Image")) {
+			json_object_set(j, "PackageType", pkg);
+			json_object_del(j, "Runtime");
+			json_object_del(j, "Handler");
+			if (json_object_get(extra, "ImageUri"))
+				json_object_set(j, "ImageUri", json_object_get(extra, "ImageUri"));
+			/* Lambda shows the ImageConfig given, not the image's own. */
+			if (json_object_get(extra, "ImageConfigOverride"))
+				json_object_set_new(j, "ImageConfigResponse",
+						    json_pack("{s:O}", "ImageConfig",
+							      json_object_get(extra, "ImageConfigOverride")));
+		}
+	}
+	json_decref(extra);
+	return j;
 }
 
 json_t *alias_to_json(const struct alias *a, const char *region, const char *account)
@@ -1949,4 +2244,188 @@ json_t *alias_to_json(const struct alias *a, const char *region, const char *acc
 		}
 	}
 	return j;
+}
+
+/* ---- layers ---- */
+
+static int layer_invalid_name(const char *name, struct api_error *err)
+{
+	return api_error_set(err, API_ERR_INVALID,
+			     "1 validation error detected: Value '%.*s' at 'layerName' failed to "
+			     "satisfy constraint: Member must satisfy regular expression pattern: "
+			     "[a-zA-Z0-9-_]+ (1 to %d characters)",
+			     QUOTE_MAX, name, LAYER_NAME_MAX_LEN);
+}
+
+static int publish_layer_locked(struct registry *reg, struct layer_version *l,
+				struct api_error *err)
+{
+	int64_t next = 1;
+	int r;
+
+	{
+		_cleanup_stmt_ sqlite3_stmt *s = stmt(reg, ST_LAYER_NEXT, err);
+
+		if (!s)
+			return -1;
+		bind_text(s, 1, l->name);
+		r = step(reg, s, err);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			next = sqlite3_column_int64(s, 0);
+	}
+	{
+		_cleanup_stmt_ sqlite3_stmt *s = stmt(reg, ST_LAYER_NEXT_PUT, err);
+
+		if (!s)
+			return -1;
+		bind_text(s, 1, l->name);
+		sqlite3_bind_int64(s, 2, next + 1);
+		if (exec_stmt(reg, s, err) < 0)
+			return -1;
+	}
+	l->version = next;
+	{
+		_cleanup_stmt_ sqlite3_stmt *s = stmt(reg, ST_LAYER_INSERT, err);
+
+		if (!s)
+			return -1;
+		bind_text(s, 1, l->name);
+		sqlite3_bind_int64(s, 2, l->version);
+		bind_text(s, 3, l->description);
+		bind_text(s, 4, l->code_sha256);
+		bind_text(s, 5, l->code_hex);
+		sqlite3_bind_int64(s, 6, l->code_size);
+		bind_text(s, 7, l->created);
+		bind_text(s, 8, l->runtimes);
+		return exec_stmt(reg, s, err);
+	}
+}
+
+int registry_publish_layer(struct registry *reg, const char *name, const char *description,
+			   json_t *runtimes, const char *code_hex, const char *code_sha256,
+			   int64_t code_size, struct layer_version *out, struct api_error *err)
+{
+	_cleanup_free_ char *rt = NULL;
+	struct layer_version l = { 0 };
+	struct function_config c = { .code_hex = code_hex, .code_sha256 = code_sha256 };
+	char hex[65], b64[45];
+	size_t i;
+	json_t *e;
+
+	if (!layer_name_is_valid(name))
+		return layer_invalid_name(name, err);
+	if (description && check_length("description", description, sizeof(l.description) - 1, err) < 0)
+		return -1;
+	if (code_resolve(&c, hex, b64, err) <= 0)
+		return api_error_set(err, API_ERR_INVALID, "Content is required");
+	if (runtimes && !json_is_array(runtimes))
+		return api_error_set(err, API_ERR_INVALID, "CompatibleRuntimes must be a list of runtimes");
+	json_array_foreach(runtimes, i, e)
+		if (!json_is_string(e) || !is_runtime_name(json_string_value(e)) || i >= 15)
+			return api_error_set(err, API_ERR_INVALID,
+					     "CompatibleRuntimes must be a list of at most 15 runtimes");
+	rt = json_dumps(runtimes ? runtimes : json_array(), JSON_COMPACT);
+	if (!rt || strlen(rt) >= sizeof(l.runtimes))
+		return api_error_set(err, API_ERR_INVALID, "CompatibleRuntimes is too long");
+	snprintf(l.name, sizeof(l.name), "%s", name);
+	snprintf(l.description, sizeof(l.description), "%s", description ? description : "");
+	snprintf(l.code_hex, sizeof(l.code_hex), "%s", hex);
+	snprintf(l.code_sha256, sizeof(l.code_sha256), "%s", b64);
+	snprintf(l.runtimes, sizeof(l.runtimes), "%s", rt);
+	l.code_size = code_size;
+	now_timestamp(l.created, sizeof(l.created));
+	if (tx_begin(reg, err) < 0)
+		return -1;
+	if (tx_end(reg, publish_layer_locked(reg, &l, err), err) < 0)
+		return -1;
+	if (out)
+		*out = l;
+	return 0;
+}
+
+int registry_get_layer(struct registry *reg, const char *name, int64_t version,
+		       struct layer_version *out, struct api_error *err)
+{
+	char arn[400];
+	int r;
+
+	if (!layer_name_is_valid(name))
+		return layer_invalid_name(name, err);
+	r = layer_find(reg, name, version, out, err);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		layer_arn_format(reg, arn, sizeof(arn), name, version);
+		return api_error_set(err, API_ERR_NOT_FOUND, "Layer version %s does not exist.", arn);
+	}
+	return 0;
+}
+
+int registry_list_layers(struct registry *reg, const char *name, struct layer_version **out,
+			 size_t *n, struct api_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	struct layer_version *list = NULL;
+	size_t len = 0, cap = 0;
+	int r;
+
+	if (name && !layer_name_is_valid(name))
+		return layer_invalid_name(name, err);
+	s = stmt(reg, name ? ST_LAYER_LIST : ST_LAYER_LIST_ALL, err);
+	if (!s)
+		return -1;
+	if (name)
+		bind_text(s, 1, name);
+	while ((r = step(reg, s, err)) > 0) {
+		if (len == cap) {
+			struct layer_version *grown = realloc(list, (cap ? cap * 2 : 8) * sizeof(*list));
+
+			if (!grown) {
+				r = api_error_set(err, API_ERR_SERVICE, "out of memory");
+				break;
+			}
+			list = grown;
+			cap = cap ? cap * 2 : 8;
+		}
+		layer_from_row(s, &list[len++]);
+	}
+	if (r < 0) {
+		free(list);
+		return -1;
+	}
+	*out = list;
+	*n = len;
+	return 0;
+}
+
+int registry_delete_layer(struct registry *reg, const char *name, int64_t version,
+			  struct api_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+
+	if (!layer_name_is_valid(name))
+		return layer_invalid_name(name, err);
+	s = stmt(reg, ST_LAYER_DELETE, err);
+	if (!s)
+		return -1;
+	bind_text(s, 1, name);
+	sqlite3_bind_int64(s, 2, version);
+	return exec_stmt(reg, s, err);
+}
+
+json_t *layer_version_to_json(const struct layer_version *l, const char *region,
+			      const char *account)
+{
+	char arn[400], version_arn[420];
+	json_t *runtimes = json_loads(l->runtimes[0] ? l->runtimes : "[]", 0, NULL);
+
+	snprintf(arn, sizeof(arn), "arn:aws:lambda:%s:%s:layer:%s", region, account, l->name);
+	snprintf(version_arn, sizeof(version_arn), "%s:%" PRId64, arn, l->version);
+	return json_pack("{s:s, s:s, s:I, s:s, s:s, s:{s:s, s:I}, s:o}", "LayerArn", arn,
+			 "LayerVersionArn", version_arn, "Version", (json_int_t)l->version,
+			 "Description", l->description, "CreatedDate", l->created, "Content",
+			 "CodeSha256", l->code_sha256, "CodeSize", (json_int_t)l->code_size,
+			 "CompatibleRuntimes", runtimes ? runtimes : json_array());
 }

@@ -44,6 +44,11 @@ struct function_version {
 	char last_modified[40];		/* ISO 8601, e.g. 2026-11-27T17:25:22.000+0000 */
 	char revision_id[40];		/* changes with every change of $LATEST */
 	uint32_t uid;			/* the function's own sandbox uid (= gid): no two share one */
+	/* lamina's part of the configuration as a JSON object's text ("" = {}): "Layers"
+	 * [{Arn, CodeSize, CodeSha256, Hex}] resolved when set, and for container images
+	 * "PackageType": "Image", "ImageUri", "ImageConfig" {EntryPoint, Command,
+	 * WorkingDirectory, Env}. Snapshotted by publish like the rest (api_layers.c). */
+	char extra[8192];
 };
 
 /* A new function's or an update's code and configuration; what is unset stays. */
@@ -58,6 +63,8 @@ struct function_config {
 	const char *code_sha256;	/* NULL: unset */
 	const char *code_hex;
 	int64_t code_size;
+	json_t *layers;			/* NULL: unset; array of layer version ARNs; borrowed */
+	json_t *image;			/* NULL: unset; {ImageUri, ImageConfig}: PackageType Image */
 };
 
 struct alias {
@@ -145,5 +152,39 @@ json_t *function_version_to_json(const struct function_version *v, const char *r
 /* AliasConfiguration: AliasArn, Name, FunctionVersion, Description, RoutingConfig
  * {AdditionalVersionWeights {"N": w}} (omitted when none), RevisionId. */
 json_t *alias_to_json(const struct alias *a, const char *region, const char *account);
+
+/* ---- layers (Lambda's PublishLayerVersion and friends) ---- */
+
+#define LAYER_NAME_MAX_LEN 140
+#define LAYERS_PER_FUNCTION_MAX 5
+
+struct layer_version {
+	char name[LAYER_NAME_MAX_LEN + 1];
+	int64_t version;
+	char description[256];
+	char code_sha256[48];
+	char code_hex[65];
+	int64_t code_size;
+	char created[40];
+	char runtimes[512];		/* CompatibleRuntimes as JSON array text */
+};
+
+bool layer_name_is_valid(const char *name);
+/* A new version of layer name (numbers never reused, as Lambda's). runtimes: borrowed
+ * array of strings or NULL. */
+int registry_publish_layer(struct registry *reg, const char *name, const char *description,
+			   json_t *runtimes, const char *code_hex, const char *code_sha256,
+			   int64_t code_size, struct layer_version *out, struct api_error *err);
+int registry_get_layer(struct registry *reg, const char *name, int64_t version,
+		       struct layer_version *out, struct api_error *err);
+/* Newest first; name NULL: the newest version of every layer (ListLayers). */
+int registry_list_layers(struct registry *reg, const char *name, struct layer_version **out,
+			 size_t *n, struct api_error *err);
+/* Deleting a missing version succeeds, as on Lambda. Functions keep the content of the
+ * layers they were configured with (the version rows hold its digest). */
+int registry_delete_layer(struct registry *reg, const char *name, int64_t version,
+			  struct api_error *err);
+json_t *layer_version_to_json(const struct layer_version *l, const char *region,
+			      const char *account);
 
 #endif

@@ -32,7 +32,7 @@ for t in "$build"/tests/test_*; do
 done
 
 # Each suite in its own pytest run: their conftest modules share a name.
-for suite in tests/integration tests/bootstrap tests/cli tests/daemon; do
+for suite in tests/integration tests/bootstrap tests/cli tests/daemon tests/images tests/bpf; do
 	[[ -d "$top/$suite" ]] || continue
 	echo "== $suite"
 	junit="$results/$(basename "$suite").xml"

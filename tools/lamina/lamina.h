@@ -38,6 +38,10 @@ struct command {
 extern const struct command cmd_deploy, cmd_invoke, cmd_publish, cmd_alias, cmd_list,
 	cmd_get, cmd_versions, cmd_delete, cmd_config, cmd_logs;
 extern const struct command cmd_bill, cmd_metrics, cmd_top;
+extern const struct command cmd_image;
+extern const struct command cmd_layer;
+/* deploy oci-archive:FILE | oci:DIR (cmd_deploy_oci.c), called by deploy. */
+int deploy_oci_run(struct cli *cli, const struct command *cmd, int argc, char **argv);
 
 /*
  * Options every command also takes, so that "lamina list --json" works as well as

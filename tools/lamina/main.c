@@ -14,7 +14,7 @@
 static const struct command *const commands[] = {
 	&cmd_deploy, &cmd_invoke, &cmd_publish, &cmd_alias,  &cmd_list,
 	&cmd_get,    &cmd_versions, &cmd_delete, &cmd_config, &cmd_logs,
-	&cmd_top,    &cmd_bill,     &cmd_metrics,
+	&cmd_top,    &cmd_bill,     &cmd_metrics, &cmd_image,  &cmd_layer,
 };
 
 #define SYNOPSIS "usage: lamina [--socket PATH] [--json] COMMAND [ARGS...]\n"

@@ -35,7 +35,8 @@ char *output_format(const json_t *value)
 {
 	char buf[64], *s;
 
-	switch (json_typeof(value)) {
+	/* An absent member (a container image's Runtime and Handler) shows as null does. */
+	switch (value ? json_typeof(value) : JSON_NULL) {
 	case JSON_STRING:
 		s = strdup(json_string_value(value));
 		break;
