@@ -64,6 +64,13 @@ printf '  throughput, probes loaded          %8.0f invokes/s   without %.0f: cos
 	"$(awk -v c="$cost" 'BEGIN { print c < 5 ? "ok" : "MISSED" }')"
 printf '  warm p50, probes loaded            %8.1f us          without %.1f us (%sx)\n' \
 	"${p50[bpf]}" "${p50[cgroup]}" "$(awk -v a="${p50[bpf]}" -v b="${p50[cgroup]}" 'BEGIN { printf "%.2f", a / b }')"
+# What every process on the host pays while the probes are attached.
+"$BUILD/tests/meter_check" --bench "${BENCH_METER_LOOPS:-100000}" 2>/dev/null |
+	sed -n 's/.*"bench":"\([^"]*\)".*"detached_ns":\([0-9.]*\),"attached_ns":\([0-9.]*\).*"overhead_pct":\([-0-9.]*\).*/\1 \2 \3 \4/p' |
+	while read -r what off on pct; do
+		printf '  host-wide, %-10s            %8.0f ns with probes   without %.0f ns (+%s%%)\n' \
+			"$what" "$on" "$off" "$pct"
+	done
 echo "$accuracy" | while read -r kind n mean max cpu truth exact; do
 	printf '  %-16s duration error mean %6.1f us, max %6.1f us (target < 1000); CPU %6.2f ms (true %s ms)\n' \
 		"$kind" "${mean#*=}" "${max#*=}" "${cpu#*=}" "${truth#*=}"
