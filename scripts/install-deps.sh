@@ -9,9 +9,12 @@ packages=(
 	libcmocka-dev python3 python3-pytest
 	clang llvm libbpf-dev bpftool libarchive-dev zip python3-prometheus-client
 	mono-devel golang-go
+	# the java17 runtime is built and run with Debian's JDK 17 (JAVA17_HOME), whatever
+	# other java is on PATH
+	openjdk-17-jdk-headless
 )
 # Interpreters the sandbox must be able to run (tests start each one inside).
-declare -A commands=( [node]=nodejs [java]=openjdk-17-jre-headless [javac]=openjdk-17-jdk-headless )
+declare -A commands=( [node]=nodejs )
 
 missing=()
 for p in "${packages[@]}"; do
