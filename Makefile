@@ -98,7 +98,7 @@ RUNTIME_FILES := $(BUILD)/runtimes/provided-echo/bootstrap $(BUILD)/runtimes/pyt
 BINS := $(BUILD)/bin/lamina-run $(BUILD)/bin/lamina $(BUILD)/bin/laminad
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_BINS := $(BUILD)/tests/probe $(UNIT_TESTS) $(BUILD)/tests/spawn_bench \
-             $(BUILD)/tests/forkexec_bench
+             $(BUILD)/tests/forkexec_bench $(BUILD)/tests/invoke_bench
 
 .PHONY: all test demo bench install format clean asan deps
 all: $(BINS) $(TEST_BINS) $(RUNTIME_FILES)

@@ -4,7 +4,8 @@
 
 /*
  * The billing ledger: one row per finished invocation in the daemon's SQLite database
- * (its own connection and table), keyed by request id so a row is never billed twice.
+ * (its own connection and table). Each row is queued exactly once, when its invocation
+ * completes, and a batch commits atomically: a row is never billed twice.
  *
  * Rows are committed in batches, at most LEDGER_FLUSH_MS after the invocation ended (or
  * sooner when many are waiting, and always before GetBill answers or the daemon stops),
