@@ -89,7 +89,8 @@ def test_log_lines_carry_kernel_figures(daemon, client, groundtruth):
     rid = r["RequestId"]
     events = get_logs(daemon, groundtruth, rid, want=lambda ev: any("REPORT" in e["Message"] for e in ev))
     report = next(e["Message"] for e in events if e["Message"].startswith("REPORT"))
-    assert f"Duration: {r['Report']['DurationMs']:.2f} ms" in report, report
+    # the same double the daemon formats: nanoseconds / 1e6
+    assert f"Duration: {r['Report']['DurationNs'] / 1e6:.2f} ms" in report, report
     assert "approximate" not in report
 
 
