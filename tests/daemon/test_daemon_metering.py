@@ -234,3 +234,18 @@ def test_metering_bpf_refuses_to_start_without_btf(workdir):
 def test_metering_flag_is_checked(workdir):
     r = subprocess.run([str(LAMINAD), "--metering", "perf"], capture_output=True, text=True, timeout=10)
     assert r.returncode == 2 and "expected auto, bpf or cgroup" in r.stderr
+
+
+def test_oom_kill_is_counted(daemon, client, fns):
+    if not GROUNDTRUTH.exists():
+        pytest.fail(f"{GROUNDTRUTH} is missing: run make first", pytrace=False)
+    code = fns.code({"bootstrap": (GROUNDTRUTH.read_bytes(), 0o755)})
+    name = fns.create(code_dir=code, runtime="provided", handler="groundtruth", memory=128, timeout=10)
+    client.ok("Invoke", FunctionName=name, Payload={"work": "echo"})
+    r = client.ok("Invoke", FunctionName=name, Payload={"work": "touch", "mb": 512})
+    assert r["FunctionError"] == "Unhandled", r
+    assert r["Payload"]["errorType"] == "Runtime.OutOfMemory", r
+    assert r["Report"]["OomKills"] >= 1, r["Report"]
+    assert r["Report"]["MaxMemoryUsedMB"] >= 120, r["Report"]
+    # the next invocation gets a new instance, and works
+    assert client.ok("Invoke", FunctionName=name, Payload={"work": "echo"})["Report"]["InitDurationMs"] > 0
