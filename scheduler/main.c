@@ -26,6 +26,7 @@
 #include "loop.h"
 #include "registry.h"
 #include "resolve.h"
+#include "runtime_api.h"
 #include "server.h"
 
 /* Functions' sandbox uids start here: far above any host account (and lamina-run's). */
@@ -124,6 +125,7 @@ static void before_sleep(struct loop *loop, void *data)
 	struct daemon *d = data;
 
 	server_flush(d->server);
+	rapi_flush_acks();
 	if (!logs_timer && logs_pending(d->logs))
 		logs_timer = loop_timer_add(loop, LOGS_FLUSH_MS, logs_flush_due, d);
 }

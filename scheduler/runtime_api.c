@@ -38,7 +38,24 @@ struct rapi_conn {
 	bool body_too_large;
 	char *out;
 	size_t out_len, out_off;
+	/* The acknowledgement of a response or error, sent by rapi_flush_acks() once the
+	 * invoker's reply has gone out (it wakes the instance, which is not urgent). */
+	const char *ack_status, *ack_body;
+	struct rapi_conn *next_ack;
 };
+
+static struct rapi_conn *acks_head;
+
+static void ack_unlink(struct rapi_conn *c)
+{
+	for (struct rapi_conn **pp = &acks_head; *pp; pp = &(*pp)->next_ack)
+		if (*pp == c) {
+			*pp = c->next_ack;
+			break;
+		}
+	c->next_ack = NULL;
+	c->ack_status = NULL;
+}
 
 static void conn_shutdown(struct rapi_conn *c)
 {
@@ -54,6 +71,8 @@ void rapi_conn_free(struct rapi_conn *c)
 {
 	if (!c)
 		return;
+	if (c->ack_status)
+		ack_unlink(c);
 	conn_shutdown(c);
 	free(c->body);
 	free(c->out);
@@ -72,11 +91,22 @@ static void conn_closed(struct rapi_conn *c)
 
 static void conn_event(struct loop *loop, int fd, unsigned events, void *data);
 
+static void reply_status(struct rapi_conn *c, const char *status, const char *body);
+
 static int conn_write(struct rapi_conn *c, const struct iovec *iov, int n)
 {
 	size_t total = 0, written;
 	ssize_t r;
 
+	/* HTTP answers go in order: a deferred acknowledgement first. */
+	if (c->ack_status) {
+		const char *status = c->ack_status, *body = c->ack_body;
+
+		ack_unlink(c);
+		reply_status(c, status, body);
+		if (c->closed)
+			return -EPIPE;
+	}
 	for (int i = 0; i < n; i++)
 		total += iov[i].iov_len;
 	if (c->out_len > c->out_off) {
@@ -126,6 +156,26 @@ static void reply_status(struct rapi_conn *c, const char *status, const char *bo
 
 	if (conn_write(c, iov, 2) < 0)
 		conn_shutdown(c);
+}
+
+static void defer_ack(struct rapi_conn *c, const char *status, const char *body)
+{
+	c->ack_status = status;
+	c->ack_body = body;
+	c->next_ack = acks_head;
+	acks_head = c;
+}
+
+void rapi_flush_acks(void)
+{
+	while (acks_head) {
+		struct rapi_conn *c = acks_head;
+		const char *status = c->ack_status, *body = c->ack_body;
+
+		ack_unlink(c);
+		if (!c->closed)
+			reply_status(c, status, body);
+	}
 }
 
 int rapi_send_event(struct rapi_conn *c, const char *request_id, uint64_t deadline_epoch_ms,
@@ -271,10 +321,10 @@ static int on_message_complete(http_parser *p)
 	} else if (post && split_invocation_path(path, &id, &what) &&
 		   (!strcmp(what, "response") || !strcmp(what, "error"))) {
 		if (c->body_too_large)
-			reply_status(c, "413 Request Entity Too Large",
-				     "{\"errorMessage\":\"Exceeded maximum allowed payload size (6291556 bytes).\",\"errorType\":\"RequestEntityTooLarge\"}");
+			defer_ack(c, "413 Request Entity Too Large",
+				  "{\"errorMessage\":\"Exceeded maximum allowed payload size (6291556 bytes).\",\"errorType\":\"RequestEntityTooLarge\"}");
 		else
-			reply_status(c, "202 Accepted", "{\"status\":\"OK\"}");
+			defer_ack(c, "202 Accepted", "{\"status\":\"OK\"}");
 		if (what[0] == 'r')
 			c->h->response(c->inst, id, body, c->body_len, c->body_too_large);
 		else

@@ -32,6 +32,9 @@ struct rapi_conn *rapi_conn_new(struct loop *loop, struct instance *inst, int fd
 				const struct rapi_handlers *handlers);
 /* Closes without calling handlers->closed. Accepts NULL. */
 void rapi_conn_free(struct rapi_conn *c);
+/* Sends the acknowledgements of the responses received in this loop iteration: after
+ * the invokers' replies (server_flush), so an instance's wake-up never delays them. */
+void rapi_flush_acks(void);
 
 /* Answers the GET .../next held on c with an event. */
 int rapi_send_event(struct rapi_conn *c, const char *request_id, uint64_t deadline_epoch_ms,

@@ -74,7 +74,8 @@ def test_burst_scales_out_on_demand(start_daemon, workdir):
 
     def one(i):
         with d.client(timeout=30) as c:
-            return c.ok("Invoke", FunctionName=name, Payload={"sleep": 0.5})
+            return c.ok("Invoke", FunctionName=name, Payload={"sleep": 2})
+    # 2 s each: all 8 arrive long before any ends, even on a loaded host
     results = run_threads(8, one)
     assert len({r["Payload"]["instance"] for r in results}) == 8
     entry, host = counts(d, name)
@@ -95,7 +96,7 @@ def test_admission_by_measured_peak_reaps_idle_then_refuses(start_daemon, workdi
 
     def one(i):
         with d.client(timeout=30) as c:
-            return c.ok("Invoke", FunctionName=small, Payload={"sleep": 0.5})
+            return c.ok("Invoke", FunctionName=small, Payload={"sleep": 2})
     results = run_threads(6, one)                            # 6 × 512 MB configured > 600 MB
     assert len({r["Payload"]["instance"] for r in results}) == 6
     entry, host = counts(d, small)
