@@ -130,6 +130,15 @@ struct fn_state {
 	struct fn_state *next;
 };
 
+struct pending_report {
+	char function[NAME_MAX_LEN + 1];
+	char request_id[37];
+	double duration_ms, init_ms;
+	uint64_t billed_ms, max_memory_mb;
+	uint32_t memory_mb;
+	bool approximate;
+};
+
 struct functions {
 	struct daemon *d;
 	struct fn_state *fns;
@@ -140,6 +149,8 @@ struct functions {
 	uint64_t sum_reserved;
 	uint64_t committed_bytes;	/* host memory admitted for live instances */
 	uint64_t budget_bytes;		/* HostMemoryMB, or 90% of MemTotal */
+	struct pending_report *reports;	/* END/REPORT lines to write (report_later) */
+	size_t n_reports, cap_reports;
 	struct loop_timer *prewarm_timer;
 };
 
@@ -448,6 +459,50 @@ static void account(struct invocation *inv, const struct invocation_result *res)
 		stats_completed(pool->stats, &fig);
 }
 
+/* END and REPORT lines wait until the invoker's reply has gone out (before_sleep):
+ * formatting them is not worth a microsecond of anybody's latency. */
+static void report_later(struct functions *f, const char *function, const struct invocation_result *res)
+{
+	struct pending_report *r;
+
+	if (f->n_reports == f->cap_reports) {
+		size_t cap = f->cap_reports ? f->cap_reports * 2 : 64;
+		struct pending_report *p = realloc(f->reports, cap * sizeof(*p));
+
+		if (!p)
+			return;	/* a lost log line, not a lost invocation */
+		f->reports = p;
+		f->cap_reports = cap;
+	}
+	r = &f->reports[f->n_reports++];
+	snprintf(r->function, sizeof(r->function), "%s", function);
+	snprintf(r->request_id, sizeof(r->request_id), "%s", res->request_id);
+	r->duration_ms = res->duration_ms;
+	r->billed_ms = res->billed_duration_ms;
+	r->memory_mb = res->memory_size_mb;
+	r->max_memory_mb = (res->max_memory_used_bytes + (1 << 20) - 1) >> 20;
+	r->init_ms = res->init_duration_ms;
+	r->approximate = res->measured && !res->exact;
+}
+
+void functions_write_reports(struct functions *f)
+{
+	for (size_t i = 0; i < f->n_reports; i++) {
+		const struct pending_report *r = &f->reports[i];
+		char init[48] = "";
+
+		if (r->init_ms >= 0)
+			snprintf(init, sizeof(init), "\tInit Duration: %.2f ms", r->init_ms);
+		logs_writef(f->d->logs, r->function, r->request_id, "END RequestId: %s", r->request_id);
+		logs_writef(f->d->logs, r->function, r->request_id,
+			    "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %" PRIu64
+			    " ms\tMemory Size: %u MB\tMax Memory Used: %" PRIu64 " MB%s%s",
+			    r->request_id, r->duration_ms, r->billed_ms, r->memory_mb, r->max_memory_mb, init,
+			    r->approximate ? "\t(approximate)" : "");
+	}
+	f->n_reports = 0;
+}
+
 /* Calls the invoker back with the result, writes END and REPORT, frees inv. */
 static void invocation_complete(struct invocation *inv, const char *function_error,
 				const char *payload, size_t len)
@@ -467,7 +522,6 @@ static void invocation_complete(struct invocation *inv, const char *function_err
 	};
 	uint64_t granularity = f->d->config.billing_granularity_ms;
 	struct metered m = { .exact = false };
-	char init[48] = "";
 
 	if (inst && inv->started_ns) {
 		metering_end(f->d->metering, inst->sb, &inst->probe, loop_now_ns(), &m);
@@ -492,15 +546,7 @@ static void invocation_complete(struct invocation *inv, const char *function_err
 	res.billed_duration_ms = ((m.duration_ns + 999999) / 1000000 + granularity - 1) / granularity * granularity;
 	if (res.billed_duration_ms == 0)
 		res.billed_duration_ms = granularity;
-	if (res.init_duration_ms >= 0)
-		snprintf(init, sizeof(init), " Init Duration: %.2f ms", res.init_duration_ms);
-	logs_writef(f->d->logs, fn->name, inv->request_id, "END RequestId: %s", inv->request_id);
-	logs_writef(f->d->logs, fn->name, inv->request_id,
-		    "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %" PRIu64
-		    " ms\tMemory Size: %u MB\tMax Memory Used: %" PRIu64 " MB%s%s",
-		    inv->request_id, res.duration_ms, res.billed_duration_ms, res.memory_size_mb,
-		    (res.max_memory_used_bytes + (1 << 20) - 1) >> 20, init,
-		    res.measured && !res.exact ? "\t(approximate)" : "");
+	report_later(f, fn->name, &res);
 	if (res.measured)
 		account(inv, &res);
 	if (res.measured) {
@@ -604,22 +650,26 @@ static void deliver(struct instance *inst, struct invocation *inv)
 	instance_set_state(inst, INSTANCE_BUSY);
 	inst->current = inv;
 	inv->inst = inst;
-	logs_writef(f->d->logs, pool->fn->name, inv->request_id, "START RequestId: %s Version: %s",
-		    inv->request_id, pool->v.version);
 	inv->started_ns = loop_now_ns();
 	inv->started_wall_ms = (int64_t)realtime_ms();
 	metering_begin(f->d->metering, inst->sb, &inst->probe, inv->started_ns);
-	if (inv->timer)
-		loop_timer_cancel(f->d->loop, inv->timer);
-	inv->timer = loop_timer_add(f->d->loop, (int64_t)timeout_ms, invocation_timed_out, inv);
+	/* The event first; the book-keeping while the instance wakes up. */
 	if (rapi_send_event(c, inv->request_id, (uint64_t)inv->started_wall_ms + timeout_ms, inv->invoked_arn, inv->payload,
 			    inv->payload_len) < 0) {
+		logs_writef(f->d->logs, pool->fn->name, inv->request_id, "START RequestId: %s Version: %s",
+			    inv->request_id, pool->v.version);
 		inst->current = NULL;
 		instance_kill(inst);
 		invocation_fail(inv, "Runtime.ExitError",
 				"RequestId: %s Error: the runtime closed its connection", inv->request_id);
 		return;
 	}
+	metering_event_sent(f->d->metering, inst->sb, &inst->probe);
+	logs_writef(f->d->logs, pool->fn->name, inv->request_id, "START RequestId: %s Version: %s",
+		    inv->request_id, pool->v.version);
+	if (inv->timer)
+		loop_timer_cancel(f->d->loop, inv->timer);
+	inv->timer = loop_timer_add(f->d->loop, (int64_t)timeout_ms, invocation_timed_out, inv);
 	free(inv->payload);
 	inv->payload = NULL;
 }
@@ -1506,6 +1556,7 @@ void functions_free(struct functions *f)
 		return;
 	if (f->prewarm_timer)
 		loop_timer_cancel(f->d->loop, f->prewarm_timer);
+	functions_write_reports(f);
 	for (struct fn_state *fn = f->fns, *next_fn; fn; fn = next_fn) {
 		next_fn = fn->next;
 		for (struct pool *p = fn->pools, *next_p; p; p = next_p) {
@@ -1535,6 +1586,8 @@ void functions_free(struct functions *f)
 			close(fn->netns_fd);
 		free(fn);
 	}
+	functions_write_reports(f);	/* of the invocations failed just above */
+	free(f->reports);
 	close(f->own_netns_fd);
 	free(f);
 }

@@ -72,6 +72,10 @@ void functions_counts(const struct functions *f, const char *function, const cha
 uint64_t functions_committed_bytes(const struct functions *f);
 uint64_t functions_budget_bytes(const struct functions *f);
 
+/* Writes the END and REPORT lines of the invocations finished since the last call
+ * (called once the loop's replies have gone out). */
+void functions_write_reports(struct functions *f);
+
 unsigned functions_instance_count(const struct functions *f);
 unsigned functions_inflight_count(const struct functions *f);
 

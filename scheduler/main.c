@@ -126,6 +126,7 @@ static void before_sleep(struct loop *loop, void *data)
 
 	server_flush(d->server);
 	rapi_flush_acks();
+	functions_write_reports(d->functions);
 	if (!logs_timer && logs_pending(d->logs))
 		logs_timer = loop_timer_add(loop, LOGS_FLUSH_MS, logs_flush_due, d);
 }

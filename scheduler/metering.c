@@ -81,13 +81,24 @@ void metering_untrack(struct metering *m, struct metering_probe *p)
 
 void metering_begin(struct metering *m, struct lr_sandbox *sb, struct metering_probe *p, uint64_t now_ns)
 {
-	/* The cgroup's peak restarts with each invocation, in both modes. */
-	lr_sandbox_reset_peak(sb, NULL);
 	p->sent_ns = now_ns;
 	if (m->bpf && p->slot >= 0)
 		lm_meter_arm(m->bpf, (uint32_t)p->slot);
 	else
 		lr_sandbox_cpu_time(sb, &p->cpu_usec_start, NULL);
+}
+
+void metering_event_sent(struct metering *m, struct lr_sandbox *sb, struct metering_probe *p)
+{
+	(void)m;
+	(void)p;
+	/* The cgroup's peak restarts with each invocation. Right after the event is
+	 * written rather than before: the instance sleeps until the event wakes it, and
+	 * what it allocates before the reset is still charged at the reset, so counted;
+	 * only memory both taken and given back within the microseconds of this write,
+	 * while the instance is being woken, could escape. Off the event's path, the
+	 * cgroupfs write no longer delays every invocation. */
+	lr_sandbox_reset_peak(sb, NULL);
 }
 
 void metering_end(struct metering *m, struct lr_sandbox *sb, struct metering_probe *p, uint64_t now_ns,

@@ -50,6 +50,8 @@ void metering_untrack(struct metering *m, struct metering_probe *p);
 
 /* Right before the event goes out. */
 void metering_begin(struct metering *m, struct lr_sandbox *sb, struct metering_probe *p, uint64_t now_ns);
+/* Right after the event went out. */
+void metering_event_sent(struct metering *m, struct lr_sandbox *sb, struct metering_probe *p);
 /* Once the answer (or the failure) is in. */
 void metering_end(struct metering *m, struct lr_sandbox *sb, struct metering_probe *p, uint64_t now_ns,
 		  struct metered *out);
