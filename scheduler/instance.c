@@ -1170,7 +1170,12 @@ static int instance_spawn(struct pool *pool, struct api_error *err)
 		goto fail;
 	}
 	inst->pidfd = lr_sandbox_pidfd(inst->sb);
-	metering_track(d->metering, inst->sb, api_st.st_ino, port, &inst->probe);
+	{
+		char label[NAME_MAX_LEN + 32];
+
+		snprintf(label, sizeof(label), "%s:%s", pool->v.name, pool->v.version);
+		metering_track(d->metering, inst->sb, api_st.st_ino, port, label, &inst->probe);
+	}
 	inst->commit_bytes = scaling_instance_bytes(pool->stats, pool->v.memory_mb);
 	f->committed_bytes += inst->commit_bytes;
 	inst->out_fd[0] = out[0];

@@ -310,6 +310,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "laminad: start-up failed: %s\n", strerror(errno));
 		goto out;
 	}
+	metering_watch(d.metering, d.loop);
 	if (ledger_open(db, d.loop, &d.ledger, &aerr) < 0) {
 		fprintf(stderr, "laminad: %s\n", aerr.message);
 		goto out;

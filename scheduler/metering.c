@@ -4,13 +4,17 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../bpf/meter.h"
 #include "../runtime/sandbox.h"
 #include "log.h"
+#include "loop.h"
 
 struct metering {
 	struct lm_meter *bpf;	/* NULL: cgroup accounting */
+	struct loop *loop;	/* watching the ring buffer of births, exits, OOM kills */
+	char *labels[LM_MAX_SLOTS];	/* "function:version" of each followed instance */
 };
 
 int metering_open(enum metering_mode mode, struct metering **out, char *why, size_t why_len)
@@ -35,12 +39,51 @@ int metering_open(enum metering_mode mode, struct metering **out, char *why, siz
 	return 0;
 }
 
+static void on_task_event(void *ctx, const struct lm_event *ev)
+{
+	struct metering *m = ctx;
+	const char *who = ev->slot < LM_MAX_SLOTS && m->labels[ev->slot] ? m->labels[ev->slot] : "?";
+
+	switch (ev->type) {
+	case LM_EVENT_FORK:
+		log_debug("instance of %s: task %u (%.16s) born of %u", who, ev->pid, ev->comm, ev->parent_pid);
+		break;
+	case LM_EVENT_EXIT:
+		log_debug("instance of %s: task %u (%.16s) exited (wait status %d)", who, ev->pid, ev->comm,
+			  ev->exit_code);
+		break;
+	case LM_EVENT_OOM:
+		log_info("instance of %s: the OOM killer chose task %u (%.16s)", who, ev->pid, ev->comm);
+		break;
+	}
+}
+
+static void on_ring(struct loop *loop, int fd, unsigned events, void *data)
+{
+	(void)loop;
+	(void)fd;
+	(void)events;
+	lm_meter_consume(((struct metering *)data)->bpf, on_task_event, data);
+}
+
+void metering_watch(struct metering *m, struct loop *loop)
+{
+	int fd = m->bpf ? lm_meter_events_fd(m->bpf) : -1;
+
+	if (fd >= 0 && loop_watch(loop, fd, LOOP_READ, on_ring, m) == 0)
+		m->loop = loop;
+}
+
 void metering_close(struct metering *m)
 {
 	if (!m)
 		return;
+	if (m->loop)
+		loop_unwatch(m->loop, lm_meter_events_fd(m->bpf));
 	if (m->bpf)
 		lm_meter_close(m->bpf);
+	for (size_t i = 0; i < LM_MAX_SLOTS; i++)
+		free(m->labels[i]);
 	free(m);
 }
 
@@ -55,7 +98,7 @@ bool metering_exact(const struct metering *m)
 }
 
 void metering_track(struct metering *m, struct lr_sandbox *sb, uint64_t socket_ino, uint16_t port,
-		    struct metering_probe *p)
+		    const char *label, struct metering_probe *p)
 {
 	uint32_t slot;
 
@@ -70,6 +113,8 @@ void metering_track(struct metering *m, struct lr_sandbox *sb, uint64_t socket_i
 	lm_meter_watch_unix(m->bpf, slot, socket_ino);
 	lm_meter_watch_tcp(m->bpf, slot, port);
 	p->slot = (int)slot;
+	free(m->labels[slot]);
+	m->labels[slot] = strdup(label);
 }
 
 void metering_untrack(struct metering *m, struct metering_probe *p)

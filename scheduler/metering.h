@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct loop;
 struct lr_sandbox;
 struct metering;
 
@@ -45,7 +46,10 @@ bool metering_exact(const struct metering *m);
 /* A new instance: its Runtime API endpoints are the Unix socket whose instance end has
  * inode socket_ino, and TCP port on its loopback. */
 void metering_track(struct metering *m, struct lr_sandbox *sb, uint64_t socket_ino, uint16_t port,
-		    struct metering_probe *p);
+		    const char *label, struct metering_probe *p);
+/* Logs the births and exits of instances' tasks (debug) and OOM kills (info) as the
+ * probes report them, from the loop. */
+void metering_watch(struct metering *m, struct loop *loop);
 void metering_untrack(struct metering *m, struct metering_probe *p);
 
 /* Right before the event goes out. */

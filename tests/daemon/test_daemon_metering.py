@@ -74,13 +74,17 @@ def test_peak_memory_of_64_mb(client, groundtruth):
     assert after < base + 2 * MB, (base, after)
 
 
-def test_child_cpu_is_counted(client, groundtruth):
+def test_child_cpu_is_counted(daemon, client, groundtruth):
     invoke(client, groundtruth, {"work": "echo"})
     r = invoke(client, groundtruth, {"work": "fork-spin", "ms": 50})
     rep = r["Report"]
     assert rep["CpuTimeNs"] >= 48 * MS, rep
     assert rep["Forks"] >= 1 and rep["Exits"] >= 1, rep
     assert abs(rep["DurationNs"] - r["Payload"]["wall_ns"]) < 1 * MS, (rep, r["Payload"])
+    # the probes' ring buffer tells the daemon of the child's birth and exit
+    assert wait_for(lambda: f"instance of {groundtruth}:$LATEST: task" in daemon._log_since_start(), 3)
+    log = daemon._log_since_start()
+    assert "born of" in log and "exited (wait status" in log
 
 
 def test_log_lines_carry_kernel_figures(daemon, client, groundtruth):
@@ -247,5 +251,6 @@ def test_oom_kill_is_counted(daemon, client, fns):
     assert r["Payload"]["errorType"] == "Runtime.OutOfMemory", r
     assert r["Report"]["OomKills"] >= 1, r["Report"]
     assert r["Report"]["MaxMemoryUsedMB"] >= 120, r["Report"]
+    assert wait_for(lambda: f"instance of {name}:$LATEST: the OOM killer chose task" in daemon._log_since_start(), 3)
     # the next invocation gets a new instance, and works
     assert client.ok("Invoke", FunctionName=name, Payload={"work": "echo"})["Report"]["InitDurationMs"] > 0
