@@ -17,6 +17,8 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototyp
            -Wno-format-truncation
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -fno-strict-aliasing
+# Static programs that run inside sandboxes cannot carry the sanitizers' runtimes.
+STATIC_CFLAGS = $(filter-out -fsanitize=%,$(CFLAGS))
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lm
 
@@ -81,7 +83,7 @@ $(METER_LIB): $(BUILD)/obj/bpf/meter.o
 $(BUILD)/tests/groundtruth/bootstrap: tests/functions/groundtruth.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(CFLAGS) -static -o $@ $<
+	$(Q)$(CC) $(STATIC_CFLAGS) -static -o $@ $<
 
 $(BUILD)/tests/meter_check: $(BUILD)/obj/tests/bpf/meter_check.o $(METER_LIB) $(RUNTIME_LIB)
 	@mkdir -p $(@D)
@@ -142,7 +144,7 @@ $(BUILD)/bin/laminad: $(BUILD)/obj/scheduler/main.o $(SCHED_LIB) $(IMAGES_LIB) $
 $(BUILD)/runtimes/provided-echo/bootstrap: images/examples/provided-c/echo.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(CFLAGS) -static -o $@ $<
+	$(Q)$(CC) $(STATIC_CFLAGS) -static -o $@ $<
 
 # Instances see the Python runtime read-only: its bytecode must be compiled beforehand
 # (about 8 ms of every cold start otherwise).
@@ -174,7 +176,7 @@ all: lang-runtimes
 # class-data-sharing archive of the JDK and runtime classes a training run loads.
 $(JAVA_RT)/bootstrap: $(JAVA_RT)/launcher.c
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(CFLAGS) -static -DJAVA_BIN='"$(JAVA17_HOME)/bin/java"' -o $@ $<
+	$(Q)$(CC) $(STATIC_CFLAGS) -static -DJAVA_BIN='"$(JAVA17_HOME)/bin/java"' -o $@ $<
 	$(Q)chmod 0755 $@
 
 # Compiled with -XDstringConcat=inline: each `+` call site would otherwise be linked by
@@ -238,9 +240,13 @@ $(BUILD)/examples/go/lamina.json: images/examples/go/lamina.json $(wildcard imag
 	$(Q)cp $< $@ && chmod -R a+rX $(@D)
 
 # The probe runs inside sandboxes and must not depend on anything but libc.
+$(BUILD)/obj/tests/probe/%.o: tests/probe/%.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(STATIC_CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
 $(BUILD)/tests/probe: $(BUILD)/obj/tests/probe/probe.o
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -static -o $@ $^
+	$(Q)$(CC) $(STATIC_CFLAGS) -static -o $@ $^
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(SCHED_LIB) $(IMAGES_LIB) $(RUNTIME_LIB)
 	@mkdir -p $(@D)
