@@ -2326,7 +2326,7 @@ int registry_publish_layer(struct registry *reg, const char *name, const char *d
 		if (!json_is_string(e) || !is_runtime_name(json_string_value(e)) || i >= 15)
 			return api_error_set(err, API_ERR_INVALID,
 					     "CompatibleRuntimes must be a list of at most 15 runtimes");
-	rt = json_dumps(runtimes ? runtimes : json_array(), JSON_COMPACT);
+	rt = runtimes ? json_dumps(runtimes, JSON_COMPACT) : strdup("[]");
 	if (!rt || strlen(rt) >= sizeof(l.runtimes))
 		return api_error_set(err, API_ERR_INVALID, "CompatibleRuntimes is too long");
 	snprintf(l.name, sizeof(l.name), "%s", name);

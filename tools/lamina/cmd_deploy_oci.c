@@ -151,6 +151,7 @@ int deploy_oci_run(struct cli *cli, const struct command *cmd, int argc, char **
 		cli_set(req, "Code", json_incref(code));
 		if ((r = cli_call(cli, req, &unused)))
 			return r;
+		json_decref(req);
 		req = cli_request("UpdateFunctionConfiguration");
 		json_object_update(req, conf);
 		cli_set(req, "FunctionName", json_string(name));
@@ -159,6 +160,7 @@ int deploy_oci_run(struct cli *cli, const struct command *cmd, int argc, char **
 		if (publish) {
 			json_decref(result);
 			result = NULL;
+			json_decref(req);
 			req = cli_request("PublishVersion");
 			cli_set(req, "FunctionName", json_string(name));
 			if ((r = cli_call(cli, req, &result)))
