@@ -80,10 +80,11 @@ $(METER_LIB): $(BUILD)/obj/bpf/meter.o
 	$(Q)$(AR) rcs $@ $^
 
 # The ground-truth function (a `provided` bootstrap): static, it runs inside sandboxes.
-$(BUILD)/tests/groundtruth/bootstrap: tests/functions/groundtruth.c
+$(BUILD)/tests/groundtruth/bootstrap: tests/functions/groundtruth.c images/examples/provided-c/runtime_api.c \
+				      images/examples/provided-c/runtime_api.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(STATIC_CFLAGS) -static -o $@ $<
+	$(Q)$(CC) $(STATIC_CFLAGS) -Iimages/examples/provided-c -static -o $@ $(filter %.c,$^)
 
 $(BUILD)/tests/meter_check: $(BUILD)/obj/tests/bpf/meter_check.o $(METER_LIB) $(RUNTIME_LIB)
 	@mkdir -p $(@D)
@@ -141,10 +142,12 @@ $(BUILD)/bin/laminad: $(BUILD)/obj/scheduler/main.o $(SCHED_LIB) $(IMAGES_LIB) $
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(METER_LIBS)
 
 # The C echo handler (a `provided` bootstrap): static, so it needs nothing inside.
-$(BUILD)/runtimes/provided-echo/bootstrap: images/examples/provided-c/echo.c
+# On lamina's small C client of the Runtime API (runtime_api.h), as the ground truth.
+$(BUILD)/runtimes/provided-echo/bootstrap: images/examples/provided-c/echo.c images/examples/provided-c/runtime_api.c \
+					   images/examples/provided-c/runtime_api.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(STATIC_CFLAGS) -static -o $@ $<
+	$(Q)$(CC) $(STATIC_CFLAGS) -static -o $@ $(filter %.c,$^)
 
 # Instances see the Python runtime read-only: its bytecode must be compiled beforehand
 # (about 8 ms of every cold start otherwise).

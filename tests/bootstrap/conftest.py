@@ -25,6 +25,7 @@ PY_RUNTIME = REPO / "images" / "runtimes" / "python3.11"
 NODE_RUNTIME = REPO / "images" / "runtimes" / "nodejs20.x"
 EXAMPLES = REPO / "images" / "examples"
 ECHO_SRC = EXAMPLES / "provided-c" / "echo.c"
+ECHO_LIB = EXAMPLES / "provided-c" / "runtime_api.c"   # lamina's C Runtime API client
 SHELL_EXAMPLE = EXAMPLES / "provided-shell"
 
 NODE = shutil.which("node")
@@ -81,11 +82,11 @@ def echo_bin(session_tmp):
         "-Wmissing-prototypes", "-Wstrict-prototypes", "-Werror=implicit-function-declaration",
         "-Wno-missing-field-initializers", "-fno-strict-aliasing",
     ]
-    r = subprocess.run([CC, *flags, "-static", "-o", str(out), str(ECHO_SRC)],
+    r = subprocess.run([CC, *flags, "-static", "-o", str(out), str(ECHO_SRC), str(ECHO_LIB)],
                        capture_output=True, text=True, timeout=120)
     if r.returncode != 0 and "cannot find -lc" in r.stderr:
         # no static libc installed: a dynamic build tests the same code
-        r = subprocess.run([CC, *flags, "-o", str(out), str(ECHO_SRC)],
+        r = subprocess.run([CC, *flags, "-o", str(out), str(ECHO_SRC), str(ECHO_LIB)],
                            capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     return out
