@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,30 @@ int cli_parse_env(const struct command *cmd, const char *value, json_t *vars)
 		cli_oom();
 	cli_set(vars, key, json_string(eq + 1));
 	return 0;
+}
+
+int cli_config_option(const struct command *cmd, int opt, const char *value, json_t *conf, json_t **vars)
+{
+	json_int_t n;
+	int r;
+
+	switch (opt) {
+	case OPT_MEMORY:
+	case OPT_TIMEOUT: {
+		bool memory = opt == OPT_MEMORY;
+
+		if ((r = cli_parse_int(cmd, memory ? "--memory" : "--timeout", value, 1, INT32_MAX, &n)))
+			return r;
+		cli_set(conf, memory ? "MemorySize" : "Timeout", json_integer(n));
+		return CLI_CONTINUE;
+	}
+	case OPT_ENV:
+		if (!*vars && !(*vars = json_object()))
+			cli_oom();
+		return (r = cli_parse_env(cmd, value, *vars)) ? r : CLI_CONTINUE;
+	default:
+		return CLI_OTHER_OPTION;
+	}
 }
 
 static int client_for(struct cli *cli)

@@ -8,10 +8,7 @@
 #include "output.h"
 
 enum {
-	OPT_MEMORY = OPT_COMMAND,
-	OPT_TIMEOUT,
-	OPT_ENV,
-	OPT_CONCURRENCY,
+	OPT_CONCURRENCY = OPT_COMMAND,
 };
 
 static void print_configuration(const char *fn, const json_t *conf)
@@ -39,9 +36,7 @@ static int config_run(struct cli *cli, const struct command *cmd, int argc, char
 {
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS,
-		{ "memory", required_argument, NULL, OPT_MEMORY },
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-		{ "env", required_argument, NULL, OPT_ENV },
+		CLI_CONFIG_OPTIONS,
 		{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
 		{ 0 },
 	};
@@ -54,25 +49,6 @@ static int config_run(struct cli *cli, const struct command *cmd, int argc, char
 
 	while ((opt = getopt_long(argc, argv, CLI_SHORT_OPTIONS, options, NULL)) != -1) {
 		switch (opt) {
-		case OPT_MEMORY:
-			if ((r = cli_parse_int(cmd, "--memory", optarg, 1, INT32_MAX, &value)))
-				return r;
-			cli_set(update, "MemorySize", json_integer(value));
-			changes = true;
-			break;
-		case OPT_TIMEOUT:
-			if ((r = cli_parse_int(cmd, "--timeout", optarg, 1, INT32_MAX, &value)))
-				return r;
-			cli_set(update, "Timeout", json_integer(value));
-			changes = true;
-			break;
-		case OPT_ENV:
-			if (!vars && !(vars = json_object()))
-				cli_oom();
-			if ((r = cli_parse_env(cmd, optarg, vars)))
-				return r;
-			changes = true;
-			break;
 		case OPT_CONCURRENCY:
 			if ((r = cli_parse_int(cmd, "--concurrency", optarg, 0, INT32_MAX, &value)))
 				return r;
@@ -80,7 +56,12 @@ static int config_run(struct cli *cli, const struct command *cmd, int argc, char
 			cli_set(concurrency, "ReservedConcurrentExecutions", json_integer(value));
 			break;
 		default:
-			if ((r = cli_common_option(cli, cmd, opt, argv)) != CLI_CONTINUE)
+			r = cli_config_option(cmd, opt, optarg, update, &vars);
+			if (r == CLI_OTHER_OPTION)
+				r = cli_common_option(cli, cmd, opt, argv);
+			else
+				changes = true;
+			if (r != CLI_CONTINUE)
 				return r;
 		}
 	}

@@ -23,9 +23,6 @@ enum {
 	OPT_NAME = OPT_COMMAND,
 	OPT_RUNTIME,
 	OPT_HANDLER,
-	OPT_MEMORY,
-	OPT_TIMEOUT,
-	OPT_ENV,
 	OPT_PUBLISH,
 };
 
@@ -247,9 +244,7 @@ static int deploy_run(struct cli *cli, const struct command *cmd, int argc, char
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "runtime", required_argument, NULL, OPT_RUNTIME },
 		{ "handler", required_argument, NULL, OPT_HANDLER },
-		{ "memory", required_argument, NULL, OPT_MEMORY },
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-		{ "env", required_argument, NULL, OPT_ENV },
+		CLI_CONFIG_OPTIONS,
 		{ "publish", no_argument, NULL, OPT_PUBLISH },
 		{ 0 },
 	};
@@ -258,7 +253,6 @@ static int deploy_run(struct cli *cli, const struct command *cmd, int argc, char
 			      *response = NULL, *latest = NULL, *version = NULL;
 	_cleanup_free_ char *dir = NULL;
 	const char *name, *missing = NULL, *error_type;
-	json_int_t value;
 	bool publish = false, archive;
 	struct stat st;
 	int opt, r;
@@ -280,27 +274,14 @@ static int deploy_run(struct cli *cli, const struct command *cmd, int argc, char
 		case OPT_HANDLER:
 			cli_set(flags, "Handler", json_string(optarg));
 			break;
-		case OPT_MEMORY:
-			if ((r = cli_parse_int(cmd, "--memory", optarg, 1, INT32_MAX, &value)))
-				return r;
-			cli_set(flags, "MemorySize", json_integer(value));
-			break;
-		case OPT_TIMEOUT:
-			if ((r = cli_parse_int(cmd, "--timeout", optarg, 1, INT32_MAX, &value)))
-				return r;
-			cli_set(flags, "Timeout", json_integer(value));
-			break;
-		case OPT_ENV:
-			if (!vars && !(vars = json_object()))
-				cli_oom();
-			if ((r = cli_parse_env(cmd, optarg, vars)))
-				return r;
-			break;
 		case OPT_PUBLISH:
 			publish = true;
 			break;
 		default:
-			if ((r = cli_common_option(cli, cmd, opt, argv)) != CLI_CONTINUE)
+			r = cli_config_option(cmd, opt, optarg, flags, &vars);
+			if (r == CLI_OTHER_OPTION)
+				r = cli_common_option(cli, cmd, opt, argv);
+			if (r != CLI_CONTINUE)
 				return r;
 		}
 	}

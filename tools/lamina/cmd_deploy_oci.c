@@ -16,7 +16,7 @@
 #include "lamina.h"
 #include "output.h"
 
-enum { OPT_NAME = OPT_COMMAND, OPT_MEMORY, OPT_TIMEOUT, OPT_ENV, OPT_PUBLISH, OPT_DESCRIPTION };
+enum { OPT_NAME = OPT_COMMAND, OPT_PUBLISH, OPT_DESCRIPTION };
 
 /* "oci-archive:rel/x.tar:tag" → "oci-archive:/abs/x.tar:tag"; *base: a default
  * name. */
@@ -59,9 +59,7 @@ int deploy_oci_run(struct cli *cli, const struct command *cmd, int argc, char **
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS,
 		{"name", required_argument, NULL, OPT_NAME},
-		{"memory", required_argument, NULL, OPT_MEMORY},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"env", required_argument, NULL, OPT_ENV},
+		CLI_CONFIG_OPTIONS,
 		{"publish", no_argument, NULL, OPT_PUBLISH},
 		{"description", required_argument, NULL, OPT_DESCRIPTION},
 		{0},
@@ -72,7 +70,7 @@ int deploy_oci_run(struct cli *cli, const struct command *cmd, int argc, char **
 	char uri[PATH_MAX + 80], base[NAME_MAX + 1];
 	const char *name = NULL, *error_type;
 	bool publish = false;
-	json_int_t value, id;
+	json_int_t id;
 	int opt, r;
 
 	if (!conf || !code)
@@ -82,22 +80,6 @@ int deploy_oci_run(struct cli *cli, const struct command *cmd, int argc, char **
 		case OPT_NAME:
 			name = optarg;
 			break;
-		case OPT_MEMORY:
-			if ((r = cli_parse_int(cmd, "--memory", optarg, 1, INT32_MAX, &value)))
-				return r;
-			cli_set(conf, "MemorySize", json_integer(value));
-			break;
-		case OPT_TIMEOUT:
-			if ((r = cli_parse_int(cmd, "--timeout", optarg, 1, INT32_MAX, &value)))
-				return r;
-			cli_set(conf, "Timeout", json_integer(value));
-			break;
-		case OPT_ENV:
-			if (!vars && !(vars = json_object()))
-				cli_oom();
-			if ((r = cli_parse_env(cmd, optarg, vars)))
-				return r;
-			break;
 		case OPT_PUBLISH:
 			publish = true;
 			break;
@@ -105,7 +87,10 @@ int deploy_oci_run(struct cli *cli, const struct command *cmd, int argc, char **
 			cli_set(conf, "Description", json_string(optarg));
 			break;
 		default:
-			if ((r = cli_common_option(cli, cmd, opt, argv)) != CLI_CONTINUE)
+			r = cli_config_option(cmd, opt, optarg, conf, &vars);
+			if (r == CLI_OTHER_OPTION)
+				r = cli_common_option(cli, cmd, opt, argv);
+			if (r != CLI_CONTINUE)
 				return r;
 		}
 	}

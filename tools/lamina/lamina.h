@@ -50,6 +50,9 @@ int deploy_oci_run(struct cli *cli, const struct command *cmd, int argc, char **
 enum {
 	OPT_JSON = 0x100,
 	OPT_SOCKET,
+	OPT_MEMORY,	/* CLI_CONFIG_OPTIONS */
+	OPT_TIMEOUT,
+	OPT_ENV,
 	OPT_COMMAND,
 };
 #define CLI_COMMON_OPTIONS                                                     \
@@ -60,6 +63,21 @@ enum {
 #define CLI_SHORT_OPTIONS ":h"
 /* Returned by cli_common_option when parsing goes on. */
 #define CLI_CONTINUE (-1)
+
+/* The configuration flags deploy, deploy oci and config share. */
+#define CLI_CONFIG_OPTIONS                                                     \
+	{ "memory", required_argument, NULL, OPT_MEMORY },                     \
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },                   \
+	{ "env", required_argument, NULL, OPT_ENV }
+/* Returned by cli_config_option for an option that is not one of those. */
+#define CLI_OTHER_OPTION (-2)
+
+/*
+ * Handles a CLI_CONFIG_OPTIONS flag: --memory and --timeout into conf (MemorySize,
+ * Timeout), --env into *vars (created on first use). Returns CLI_CONTINUE,
+ * CLI_OTHER_OPTION, or the exit status of a usage error.
+ */
+int cli_config_option(const struct command *cmd, int opt, const char *value, json_t *conf, json_t **vars);
 
 /*
  * Handles an option not the command's own: --help, --json, --socket, or a getopt error.
