@@ -93,6 +93,16 @@ void image_digest_format(struct image_digest *d)
 	EVP_EncodeBlock((unsigned char *)d->b64, d->sha256, 32);
 }
 
+bool image_digest_parse_hex(const char *hex, struct image_digest *d)
+{
+	if (strlen(hex) != 64 || strspn(hex, "0123456789abcdefABCDEF") != 64)
+		return false;
+	for (int i = 0; i < 32; i++)
+		sscanf(hex + 2 * i, "%2hhx", &d->sha256[i]);
+	image_digest_format(d);
+	return true;
+}
+
 /* ---- names ---- */
 
 /* Length of the UTF-8 sequence at s (RFC 3629: no overlongs, surrogates or > U+10FFFF),

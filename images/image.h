@@ -156,6 +156,8 @@ int image_build(const struct image_source *src, int out_fd, enum image_format fo
 
 /* Digest as hex and base64. */
 void image_digest_format(struct image_digest *d);
+/* Fills d from a SHA-256 in hex (64 digits, either case); false if hex is not one. */
+bool image_digest_parse_hex(const char *hex, struct image_digest *d);
 
 /* Fills *err; returns -code. */
 int image_error_set(struct image_error *err, int code, const char *fmt, ...)

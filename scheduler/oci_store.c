@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../images/image.h"
 #include "../images/oci.h"
 #include "../images/store.h"
 #include "daemon.h"
@@ -124,27 +125,6 @@ fail:
 
 /* ---- the daemon's side ---- */
 
-static void hex_to_b64(const char *hex, char out[48])
-{
-	static const char tbl[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	unsigned char b[33] = {0};
-	size_t o = 0;
-
-	for (int i = 0; i < 32; i++)
-		sscanf(hex + 2 * i, "%2hhx", &b[i]);
-	for (int i = 0; i < 32; i += 3) {
-		unsigned v =
-			b[i] << 16 | (i + 1 < 32 ? b[i + 1] << 8 : 0) | (i + 2 < 32 ? b[i + 2] : 0);
-
-		out[o++] = tbl[(v >> 18) & 63];
-		out[o++] = tbl[(v >> 12) & 63];
-		out[o++] = i + 1 < 32 ? tbl[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < 32 ? tbl[v & 63] : '=';
-	}
-	out[o] = '\0';
-}
-
 static void job_finish(struct oci_job *job)
 {
 	struct api_error err = {.type = API_ERR_INVALID};
@@ -166,8 +146,11 @@ static void job_finish(struct oci_job *job)
 		json_t *image = json_pack("{s:s, s:o}", "ImageUri", job->uri, "ImageConfig",
 					  json_is_object(config) ? config : json_object());
 
+		struct image_digest digest;
+
 		ref.size = (int64_t)bytes;
-		hex_to_b64(ref.hex, ref.sha256_b64);
+		if (image_digest_parse_hex(ref.hex, &digest))
+			snprintf(ref.sha256_b64, sizeof(ref.sha256_b64), "%s", digest.b64);
 		job->cb(job->ctx, &ref, image, NULL);
 		json_decref(image);
 	} else {

@@ -25,6 +25,8 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "../images/image.h"
+
 /* Lambda's defaults. */
 #define DEFAULT_MEMORY_MB 128
 #define DEFAULT_TIMEOUT_S 3
@@ -509,30 +511,6 @@ static void new_revision_id(char *buf, size_t size)
 static const char b64_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static void sha_to_base64(const unsigned char sha[32], char out[45])
-{
-	size_t i, o = 0;
-
-	for (i = 0; i + 2 < 32; i += 3) {
-		uint32_t v = (uint32_t)sha[i] << 16 | (uint32_t)sha[i + 1] << 8 | sha[i + 2];
-
-		out[o++] = b64_alphabet[v >> 18 & 63];
-		out[o++] = b64_alphabet[v >> 12 & 63];
-		out[o++] = b64_alphabet[v >> 6 & 63];
-		out[o++] = b64_alphabet[v & 63];
-	}
-	/* 32 = 10 * 3 + 2: two bytes left, one '=' of padding. */
-	{
-		uint32_t v = (uint32_t)sha[30] << 16 | (uint32_t)sha[31] << 8;
-
-		out[o++] = b64_alphabet[v >> 18 & 63];
-		out[o++] = b64_alphabet[v >> 12 & 63];
-		out[o++] = b64_alphabet[v >> 6 & 63];
-		out[o++] = '=';
-	}
-	out[o] = '\0';
-}
-
 static bool base64_to_sha(const char *in, unsigned char sha[32])
 {
 	unsigned char buf[33];
@@ -562,54 +540,30 @@ static bool base64_to_sha(const char *in, unsigned char sha[32])
 	return true;
 }
 
-static bool hex_to_sha(const char *in, unsigned char sha[32])
-{
-	size_t i;
-
-	if (strlen(in) != 64)
-		return false;
-	for (i = 0; i < 64; i++)
-		if (!isxdigit((unsigned char)in[i]))
-			return false;
-	for (i = 0; i < 32; i++) {
-		unsigned int byte;
-
-		sscanf(in + 2 * i, "%2x", &byte);
-		sha[i] = (unsigned char)byte;
-	}
-	return true;
-}
-
-static void sha_to_hex(const unsigned char sha[32], char out[65])
-{
-	size_t i;
-
-	for (i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02x", sha[i]);
-}
-
 /* 1: config names code (hex and base64 filled, lower-case hex), 0: no code given. */
 static int code_resolve(const struct function_config *c, char hex[65], char b64[45],
 			struct api_error *err)
 {
-	unsigned char sha[32], other[32];
+	struct image_digest d;
+	unsigned char other[32];
 
 	if (!c->code_hex && !c->code_sha256)
 		return 0;
-	if (c->code_hex && !hex_to_sha(c->code_hex, sha))
+	if (c->code_hex && !image_digest_parse_hex(c->code_hex, &d))
 		return api_error_set(err, API_ERR_INVALID,
 				     "Code '%.*s' is not a SHA-256 in hex (64 hex digits)",
 				     QUOTE_MAX, c->code_hex);
-	if (c->code_sha256 && !base64_to_sha(c->code_sha256, c->code_hex ? other : sha))
+	if (c->code_sha256 && !base64_to_sha(c->code_sha256, c->code_hex ? other : d.sha256))
 		return api_error_set(err, API_ERR_INVALID,
 				     "CodeSha256 '%.*s' is not the base64 of a SHA-256", QUOTE_MAX,
 				     c->code_sha256);
-	if (c->code_hex && c->code_sha256 && memcmp(sha, other, 32) != 0)
+	if (c->code_hex && c->code_sha256 && memcmp(d.sha256, other, 32) != 0)
 		return api_error_set(err, API_ERR_INVALID,
 				     "CodeSha256 '%s' does not match the code's SHA-256 '%s'",
 				     c->code_sha256, c->code_hex);
-	sha_to_hex(sha, hex);
-	sha_to_base64(sha, b64);
+	image_digest_format(&d);
+	memcpy(hex, d.hex, 65);
+	memcpy(b64, d.b64, 45);
 	return 1;
 }
 
