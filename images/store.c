@@ -211,20 +211,32 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && !strcmp(s + n - m, suffix);
 }
 
+/* A directory of the store opened for readdir (its own fd: the store keeps dir_fd). */
+static DIR *open_listing(int dir_fd)
+{
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!dir && fd >= 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+	}
+	return dir;
+}
+
 /* The trash entries not marked yet: restore if in use and missing, else mark. */
 static int settle(struct image_store *s, image_in_use_fn in_use, void *ctx, unsigned *restored,
 		  struct image_error *err)
 {
 	struct dirent *e;
 	DIR *dir;
-	int fd, r = 0;
+	int r = 0;
 
-	fd = openat(s->trash_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(dir = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	dir = open_listing(s->trash_fd);
+	if (!dir)
 		return image_error_set(err, errno, "cannot read '%s/trash'", s->root);
-	}
 	while ((e = readdir(dir))) {
 		char hex[65], marked[300];
 		const char *dot = strchr(e->d_name, '.');
@@ -258,16 +270,13 @@ int image_store_collect(struct image_store *s, image_in_use_fn in_use, void *ctx
 {
 	struct dirent *e;
 	DIR *dir;
-	int fd, r = 0;
+	int r = 0;
 
 	if (moved)
 		*moved = 0;
-	fd = openat(s->sha_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(dir = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	dir = open_listing(s->sha_fd);
+	if (!dir)
 		return image_error_set(err, errno, "cannot read '%s/sha256'", s->root);
-	}
 	while ((e = readdir(dir))) {
 		/* Only what the store made: anything else there is left alone. */
 		if (!is_hex64(e->d_name, strlen(e->d_name)) || in_use(ctx, e->d_name))
@@ -290,16 +299,13 @@ int image_store_recover(struct image_store *s, image_in_use_fn in_use, void *ctx
 {
 	struct dirent *e;
 	DIR *dir;
-	int fd, r = 0;
+	int r = 0;
 
 	if (restored)
 		*restored = 0;
-	fd = openat(s->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(dir = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	dir = open_listing(s->tmp_fd);
+	if (!dir)
 		return image_error_set(err, errno, "cannot read '%s/tmp'", s->root);
-	}
 	/* Unpacking that never finished: nothing refers to it. */
 	while (r == 0 && (e = readdir(dir)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
@@ -315,14 +321,10 @@ bool image_store_has_garbage(const struct image_store *s)
 	struct dirent *e;
 	bool found = false;
 	DIR *dir;
-	int fd;
 
-	fd = openat(s->trash_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(dir = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	dir = open_listing(s->trash_fd);
+	if (!dir)
 		return false;
-	}
 	while (!found && (e = readdir(dir)))
 		found = ends_with(e->d_name, TRASH_MARK);
 	closedir(dir);
@@ -333,14 +335,11 @@ int image_store_purge(struct image_store *s, struct image_error *err)
 {
 	struct dirent *e;
 	DIR *dir;
-	int fd, r = 0;
+	int r = 0;
 
-	fd = openat(s->trash_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(dir = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	dir = open_listing(s->trash_fd);
+	if (!dir)
 		return image_error_set(err, errno, "cannot read '%s/trash'", s->root);
-	}
 	while ((e = readdir(dir))) {
 		if (!ends_with(e->d_name, TRASH_MARK))
 			continue;
