@@ -61,7 +61,9 @@ def test_steady_load_prewarms_by_littles_law_then_quiet_scales_in(start_daemon, 
     # demand alone never needs more than 2
     assert entry["InvocationsPerSecond"] > 5, entry
     assert most >= 3, f"at most {most} instances for a Little's-law target of ~4"
-    assert entry["ColdStarts"] <= most
+    # and the steady load runs warm: a cold start is the exception (the instance count
+    # is sampled, so it is no exact bound on how many ever started)
+    assert entry["ColdStarts"] <= entry["Invocations"] / 10, entry
     # quiet: no arrivals, so the target falls to 0 and the keep-alive stops them all
     assert wait_for(lambda: counts(d, name)[0]["WarmInstances"] == 0 and
                     counts(d, name)[0]["StartingInstances"] == 0, 20), counts(d, name)
