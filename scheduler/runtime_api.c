@@ -42,6 +42,7 @@ struct rapi_conn {
 	 * invoker's reply has gone out (it wakes the instance, which is not urgent). */
 	const char *ack_status, *ack_body;
 	struct rapi_conn *next_ack;
+	bool awaiting_event;	/* a GET /invocation/next is unanswered */
 };
 
 static struct rapi_conn *acks_head;
@@ -91,22 +92,37 @@ static void conn_closed(struct rapi_conn *c)
 
 static void conn_event(struct loop *loop, int fd, unsigned events, void *data);
 
-static void reply_status(struct rapi_conn *c, const char *status, const char *body);
-
-static int conn_write(struct rapi_conn *c, const struct iovec *iov, int n)
+/* An HTTP answer's head; size is at least 256. */
+static int format_status(char *head, size_t size, const char *status, const char *body)
 {
+	return snprintf(head, size, "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+			status, strlen(body));
+}
+
+#define ANSWER_IOV_MAX 2	/* an answer is a head and a body */
+
+static int conn_write(struct rapi_conn *c, const struct iovec *answer, int n_answer)
+{
+	struct iovec iov[2 + ANSWER_IOV_MAX];
+	char ack_head[256];
 	size_t total = 0, written;
 	ssize_t r;
+	int n = 0;
 
-	/* HTTP answers go in order: a deferred acknowledgement first. */
+	/* HTTP answers go in order: a deferred acknowledgement first, in the same write,
+	 * so that a pipelining runtime wakes once for both. */
 	if (c->ack_status) {
-		const char *status = c->ack_status, *body = c->ack_body;
+		const char *body = c->ack_body;
+		int len = format_status(ack_head, sizeof(ack_head), c->ack_status, body);
 
 		ack_unlink(c);
-		reply_status(c, status, body);
-		if (c->closed)
-			return -EPIPE;
+		iov[n++] = (struct iovec){ ack_head, (size_t)len };
+		iov[n++] = (struct iovec){ (void *)body, strlen(body) };
 	}
+	if (n_answer > ANSWER_IOV_MAX)
+		return -EINVAL;
+	for (int i = 0; i < n_answer; i++)
+		iov[n++] = answer[i];
 	for (int i = 0; i < n; i++)
 		total += iov[i].iov_len;
 	if (c->out_len > c->out_off) {
@@ -149,9 +165,7 @@ static int conn_write(struct rapi_conn *c, const struct iovec *iov, int n)
 static void reply_status(struct rapi_conn *c, const char *status, const char *body)
 {
 	char head[256];
-	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-			 status, strlen(body));
+	int n = format_status(head, sizeof(head), status, body);
 	struct iovec iov[2] = { { head, (size_t)n }, { (void *)body, strlen(body) } };
 
 	if (conn_write(c, iov, 2) < 0)
@@ -168,10 +182,19 @@ static void defer_ack(struct rapi_conn *c, const char *status, const char *body)
 
 void rapi_flush_acks(void)
 {
-	while (acks_head) {
-		struct rapi_conn *c = acks_head;
+	struct rapi_conn **pp = &acks_head;
+
+	while (*pp) {
+		struct rapi_conn *c = *pp;
 		const char *status = c->ack_status, *body = c->ack_body;
 
+		/* A runtime that pipelined its next GET behind the response reads the
+		 * acknowledgement only on its way to the next event: the two go out together
+		 * then, and the instance wakes once per invocation. */
+		if (c->awaiting_event && !c->closed) {
+			pp = &c->next_ack;
+			continue;
+		}
 		ack_unlink(c);
 		if (!c->closed)
 			reply_status(c, status, body);
@@ -196,6 +219,7 @@ int rapi_send_event(struct rapi_conn *c, const char *request_id, uint64_t deadli
 
 	if (c->closed)
 		return -EPIPE;
+	c->awaiting_event = false;
 	return conn_write(c, iov, 2);
 }
 
@@ -314,6 +338,7 @@ static int on_message_complete(http_parser *p)
 	}
 	path += strlen(PREFIX);
 	if (get && !strcmp(path, "invocation/next")) {
+		c->awaiting_event = true;
 		c->h->next(c->inst, c);
 	} else if (post && !strcmp(path, "init/error")) {
 		reply_status(c, "202 Accepted", "{\"status\":\"OK\"}");

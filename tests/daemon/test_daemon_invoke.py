@@ -250,6 +250,56 @@ def test_provided_c_echo(daemon, fns, client):
     assert sum("Init Duration" in m for m in reports) == 1, reports
 
 
+def test_provided_c_echo_over_tcp(daemon, fns, client):
+    """The C client also works at AWS_LAMBDA_RUNTIME_API (TCP loopback), as any foreign
+    runtime would reach the API: its pipelined next-GET is answered there too."""
+    wrapper = "#!/bin/sh\nunset LAMINA_RUNTIME_FD\nexec ./echo\n"
+    name = fns.create({"bootstrap": (wrapper, 0o755), "echo": (ECHO_BOOTSTRAP.read_bytes(), 0o755)},
+                      runtime="provided", handler="echo", timeout=3)
+    for i in range(4):
+        r = client.invoke(name, {"i": i, **PAYLOAD})
+        assert r["Payload"] == {"i": i, **PAYLOAD}, r
+        check_report(r, cold=(i == 0))
+
+
+PIPELINING_BOOTSTRAP = r"""#!/usr/bin/python3
+# Sends each answer and the next GET in one write, then reads both answers in order.
+import json, os, socket
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+f = s.makefile("rb")
+GET = b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: api\r\n\r\n"
+
+def read_response():
+    status = f.readline().split()[1].decode()
+    headers = {}
+    while (line := f.readline().strip()):
+        k, v = line.decode().split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, f.read(int(headers.get("content-length", "0")))
+
+acks = []
+s.sendall(GET)
+while True:
+    status, headers, body = read_response()
+    rid = headers["lambda-runtime-aws-request-id"]
+    answer = json.dumps({"status": status, "event": json.loads(body), "acks": acks}).encode()
+    s.sendall(b"POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\nHost: api\r\n"
+              b"Content-Length: %d\r\n\r\n%s%s" % (rid.encode(), len(answer), answer, GET))
+    acks.append(read_response()[0])
+"""
+
+
+def test_runtime_api_answers_pipelined_requests_in_order(fns, client):
+    """A runtime that pipelines its next GET behind its answer gets the 202 first, then
+    the next event, on the same connection; nothing is lost or reordered."""
+    name = fns.provided(PIPELINING_BOOTSTRAP, timeout=3)
+    for i in range(4):
+        r = client.invoke(name, {"i": i})
+        assert "FunctionError" not in r, r
+        assert r["Payload"] == {"status": "200", "event": {"i": i}, "acks": ["202"] * i}, r
+
+
 def test_absent_payload_is_empty_object(fns, client):
     name = fns.python("def handler(event, context):\n    return {'got': event}\n")
     assert client.ok("Invoke", FunctionName=name)["Payload"] == {"got": {}}

@@ -438,7 +438,10 @@ again:;
 static char next_req[512];
 static size_t next_len;
 static struct response cur;
-static int reconnect_pending;
+/* rt_respond() pipelines the next GET behind its POST: the server's answers to both
+ * (202, then the next event) are read by rt_next(), so a warm instance wakes once per
+ * invocation instead of twice. */
+static int next_sent, ack_pending;
 
 void rt_init(const char *name)
 {
@@ -490,17 +493,34 @@ void rt_init(const char *name)
 	next_len = (size_t)(q - next_req);
 }
 
+static int send_next(void)
+{
+	struct iovec iov[1] = { { next_req, next_len } };
+
+	return send_all(iov, 1);
+}
+
 int rt_next(struct rt_event *ev)
 {
-	struct iovec iov[1];
+	if (!next_sent && send_next() < 0)
+		return -1;
+	next_sent = 0;
+	if (ack_pending) {
+		/* The 202 (or an error status: nothing to do about it but go on). */
+		struct response ack;
 
-	if (reconnect_pending) { /* the server said "Connection: close" */
-		reconnect();
-		reconnect_pending = 0;
+		ack_pending = 0;
+		if (read_response(&ack) < 0)
+			return -1;
+		off = ack.end;
+		if (ack.close) {
+			/* The server closed after the acknowledgement: the pipelined GET is lost. */
+			reconnect();
+			if (send_next() < 0)
+				return -1;
+		}
 	}
-	iov[0].iov_base = next_req;
-	iov[0].iov_len = next_len;
-	if (send_all(iov, 1) < 0 || read_response(&cur) < 0)
+	if (read_response(&cur) < 0)
 		return -1;
 	if (cur.status != 200) {
 		say(who);
@@ -527,8 +547,7 @@ int rt_respond(const struct rt_event *ev, const char *body, size_t body_len)
 	static const char post2[] = "/response HTTP/1.1\r\nHost: ";
 	static const char post3[] = "\r\nContent-Length: ";
 	char post_hdr[sizeof post1 + MAX_RID + sizeof post2 + sizeof host_hdr + sizeof post3 + 32];
-	struct response r;
-	struct iovec iov[2];
+	struct iovec iov[3];
 	char *h = post_hdr;
 
 	h = put(h, post1, sizeof post1 - 1);
@@ -539,27 +558,21 @@ int rt_respond(const struct rt_event *ev, const char *body, size_t body_len)
 	h = put_size(h, body_len);
 	h = put(h, "\r\n\r\n", 4);
 
-	/* One writev: header and body (straight from the receive buffer, for an echo). */
+	/* One writev: header, body (straight from the receive buffer, for an echo) and the
+	 * next GET. */
 	iov[0].iov_base = post_hdr;
 	iov[0].iov_len = (size_t)(h - post_hdr);
 	iov[1].iov_base = (void *)body;
 	iov[1].iov_len = body_len;
-	if (cur.close) {
-		/* The server closed after the event: the POST needs a new connection.
-		 * reconnect() empties the buffer logically; the body's bytes stay put. */
-		reconnect();
-		if (send_all(iov, body_len ? 2 : 1) < 0)
-			return -1;
-	} else {
-		if (send_all(iov, body_len ? 2 : 1) < 0)
-			return -1;
+	iov[2].iov_base = next_req;
+	iov[2].iov_len = next_len;
+	if (cur.close)
+		reconnect(); /* the server closed after the event; the body's bytes stay put */
+	else
 		off = cur.end;
-	}
-
-	/* The 202 (or an error status: nothing to do about it but go on). */
-	if (read_response(&r) < 0)
+	if (send_all(iov, 3) < 0)
 		return -1;
-	off = r.end;
-	reconnect_pending = r.close;
+	next_sent = 1;
+	ack_pending = 1;
 	return 0;
 }

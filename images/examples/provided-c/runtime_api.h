@@ -30,7 +30,8 @@ struct rt_event {
 void rt_init(const char *who);
 /* Waits for the next event: 0, or -1 when the connection is gone. */
 int rt_next(struct rt_event *ev);
-/* Answers ev with body (which may be ev's own body) and reads the acknowledgement:
+/* Answers ev with body (which may be ev's own body) and already asks for the next
+ * event (HTTP pipelining; the next rt_next() reads the acknowledgement first):
  * 0, or -1 when the connection is gone. */
 int rt_respond(const struct rt_event *ev, const char *body, size_t len);
 
