@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Invoke: resolve the version (alias routing by weight), check the payload, run it. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +13,22 @@
 #include "json_raw.h"
 #include "resolve.h"
 
+/* ns as milliseconds with three decimals, rounded to the microsecond: integers only,
+ * as glibc's floating-point printf costs a microsecond on the reply path. */
+static const char *ms3(char buf[32], uint64_t ns)
+{
+	uint64_t us = (ns + 500) / 1000;
+
+	snprintf(buf, 32, "%" PRIu64 ".%03u", us / 1000, (unsigned)(us % 1000));
+	return buf;
+}
+
 static void invoke_replied(void *ctx, const struct invocation_result *res)
 {
 	struct request *req = ctx;
 	json_t *check = json_loadb(res->payload, res->payload_len, JSON_DECODE_ANY, NULL);
-	char *payload, *head = NULL, *report = NULL;
+	char head[256], report[768], init[48] = "", duration[32], cpu[32];
+	char *payload;
 	size_t payload_len;
 	int head_len, report_len;
 
@@ -33,55 +45,41 @@ static void invoke_replied(void *ctx, const struct invocation_result *res)
 		json_decref(str);
 	}
 	json_decref(check);
-	head_len = asprintf(&head, "\"StatusCode\":200,%s%s%s\"ExecutedVersion\":\"%s\",\"RequestId\":\"%s\",\"Payload\":",
-			    res->function_error ? "\"FunctionError\":\"" : "",
-			    res->function_error ? res->function_error : "",
-			    res->function_error ? "\"," : "", res->executed_version, res->request_id);
-	{
-		char init[48] = "";
-
-		if (res->init_duration_ms >= 0)
-			snprintf(init, sizeof(init), ",\"InitDurationMs\":%.3f", res->init_duration_ms);
-		/* Lambda's fields, then lamina's own: the exact figures behind them. */
-		report_len = asprintf(&report,
-				      ",\"Report\":{\"DurationMs\":%.3f,\"BilledDurationMs\":%llu,"
-				      "\"MemorySizeMB\":%u,\"MaxMemoryUsedMB\":%llu,\"CpuTimeMs\":%.3f%s,"
-				      "\"DurationNs\":%llu,\"CpuTimeNs\":%llu,\"MaxMemoryUsedBytes\":%llu,"
-				      "\"PageFaults\":%llu,\"ContextSwitches\":%llu,\"Forks\":%u,\"Exits\":%u,"
-				      "\"OomKills\":%u,\"Approximate\":%s}",
-				      res->duration_ms, (unsigned long long)res->billed_duration_ms,
-				      res->memory_size_mb,
-				      (unsigned long long)((res->max_memory_used_bytes + (1 << 20) - 1) >> 20),
-				      res->cpu_time_ms, init, (unsigned long long)res->duration_ns,
-				      (unsigned long long)res->cpu_ns, (unsigned long long)res->max_memory_used_bytes,
-				      (unsigned long long)res->page_faults, (unsigned long long)res->ctx_switches,
-				      res->forks, res->exits, res->oom_kills, res->exact ? "false" : "true");
-	}
-	if (!payload || head_len < 0 || report_len < 0) {
-		free(payload);
-		free(head);
-		free(report);
+	if (!payload) {
 		request_failf(req, API_ERR_SERVICE, "out of memory");
 		return;
 	}
-	/* One buffer for the whole reply: head, payload, report. */
-	{
-		size_t total = (size_t)head_len + payload_len + (size_t)report_len;
-		char *all = malloc(total);
-
-		if (!all) {
-			request_failf(req, API_ERR_SERVICE, "out of memory");
-		} else {
-			memcpy(all, head, head_len);
-			memcpy(all + head_len, payload, payload_len);
-			memcpy(all + head_len + payload_len, report, report_len);
-			request_reply_raw(req, all, total);
-			free(all);
-		}
+	/* The version and request id are ours (short, no quotes); the error is one of
+	 * two words. */
+	head_len = snprintf(head, sizeof(head),
+			    "\"StatusCode\":200,%s%s%s\"ExecutedVersion\":\"%s\",\"RequestId\":\"%s\",\"Payload\":",
+			    res->function_error ? "\"FunctionError\":\"" : "",
+			    res->function_error ? res->function_error : "",
+			    res->function_error ? "\"," : "", res->executed_version, res->request_id);
+	if (res->init_duration_ms >= 0)
+		snprintf(init, sizeof(init), ",\"InitDurationMs\":%.3f", res->init_duration_ms);
+	/* Lambda's fields, then lamina's own: the exact figures behind them. */
+	report_len = snprintf(report, sizeof(report),
+			      ",\"Report\":{\"DurationMs\":%s,\"BilledDurationMs\":%" PRIu64 ","
+			      "\"MemorySizeMB\":%u,\"MaxMemoryUsedMB\":%" PRIu64 ",\"CpuTimeMs\":%s%s,"
+			      "\"DurationNs\":%" PRIu64 ",\"CpuTimeNs\":%" PRIu64 ",\"MaxMemoryUsedBytes\":%" PRIu64 ","
+			      "\"PageFaults\":%" PRIu64 ",\"ContextSwitches\":%" PRIu64 ",\"Forks\":%u,\"Exits\":%u,"
+			      "\"OomKills\":%u,\"Approximate\":%s}",
+			      ms3(duration, res->duration_ns), res->billed_duration_ms, res->memory_size_mb,
+			      (res->max_memory_used_bytes + (1 << 20) - 1) >> 20, ms3(cpu, res->cpu_ns), init,
+			      res->duration_ns, res->cpu_ns, res->max_memory_used_bytes, res->page_faults,
+			      res->ctx_switches, res->forks, res->exits, res->oom_kills,
+			      res->exact ? "false" : "true");
+	if (head_len < 0 || (size_t)head_len >= sizeof(head) || report_len < 0 ||
+	    (size_t)report_len >= sizeof(report)) {
+		free(payload);
+		request_failf(req, API_ERR_SERVICE, "reply too long");
+		return;
 	}
+	request_reply_rawv(req, (const struct iovec[]){ { head, (size_t)head_len },
+						       { payload, payload_len },
+						       { report, (size_t)report_len } }, 3);
 	free(payload);
-	free(head);
-	free(report);
 }
 
 static void event_done(void *ctx, const struct invocation_result *res)

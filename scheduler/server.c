@@ -202,15 +202,18 @@ void request_reply(struct request *req, json_t *result)
 	request_free(req);
 }
 
-void request_reply_raw(struct request *req, const char *members, size_t len)
+void request_reply_rawv(struct request *req, const struct iovec *members, int n)
 {
 	struct conn *c = req->conn;
 	char *id = json_dumps(req->id ? req->id : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
-	size_t id_len = id ? strlen(id) : 4;
+	size_t id_len = id ? strlen(id) : 4, len = 0;
 	char tail[] = ",\"ok\":true}\n";
 
 	conn_send(c, "{", 1);
-	conn_send(c, members, len);
+	for (int i = 0; i < n; i++) {
+		conn_send(c, members[i].iov_base, members[i].iov_len);
+		len += members[i].iov_len;
+	}
 	conn_send(c, len ? ",\"id\":" : "\"id\":", len ? 6 : 5);
 	conn_send(c, id ? id : "null", id_len);
 	conn_send(c, tail, sizeof(tail) - 1);

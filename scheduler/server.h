@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "api_error.h"
 
@@ -48,9 +49,9 @@ void server_flush(struct server *s);
 
 /* Replies {"id", "ok": true, ...result}. Steals result (may be NULL: empty). Frees req. */
 void request_reply(struct request *req, json_t *result);
-/* Replies {<members>, "id", "ok": true} where members is raw JSON object content
- * (without braces, no newline). Frees req. */
-void request_reply_raw(struct request *req, const char *members, size_t len);
+/* Replies {<members>, "id", "ok": true} where the n members pieces, concatenated, are
+ * raw JSON object content (without braces, no newline). Frees req. */
+void request_reply_rawv(struct request *req, const struct iovec *members, int n);
 /* Replies {"id", "ok": false, "error": {type, message}}. Frees req. */
 void request_fail(struct request *req, const struct api_error *err);
 void request_failf(struct request *req, const char *type, const char *fmt, ...)
