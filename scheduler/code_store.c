@@ -3,14 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,6 +16,7 @@
 
 #include "../images/image.h"
 #include "../images/store.h"
+#include "client_fs.h"
 #include "daemon.h"
 #include "log.h"
 #include "loop.h"
@@ -67,27 +65,11 @@ static void limits_of(const struct daemon *d, struct image_limits *l)
 /* ---- the child: unpack as the client, report one line ---- */
 
 struct child {
-	uid_t uid;
-	gid_t gid;
+	struct client_fs fs;
 	int progress_fd;
 	struct timespec last;
 	uint64_t total;
 };
-
-static void as_client(void *ctx)
-{
-	const struct child *c = ctx;
-
-	setfsgid(c->gid);
-	setfsuid(c->uid);
-}
-
-static void as_daemon(void *ctx)
-{
-	(void)ctx;
-	setfsuid(0);
-	setfsgid(0);
-}
 
 static void progress_write(struct child *c, uint64_t done, uint64_t total, bool force)
 {
@@ -127,9 +109,9 @@ static int open_progress(struct child *c, const char *path)
 
 	if (!path || path[0] != '/')
 		return -1;
-	as_client(c);
+	client_fs_enter(&c->fs);
 	fd = open(path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-	as_daemon(c);
+	client_fs_leave(&c->fs);
 	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))) {
 		close(fd);
 		fd = -1;
@@ -206,8 +188,8 @@ static void child_fail(FILE *out, const struct image_error *ierr, const char *fm
 static void child_put(struct code_store *cs, const struct code_source *src, uid_t uid, gid_t gid,
 		      int out_fd)
 {
-	struct child c = { .uid = uid, .gid = gid, .progress_fd = -1 };
-	struct image_access access = { .enter = as_client, .leave = as_daemon, .ctx = &c };
+	struct child c = { .fs = { uid, gid }, .progress_fd = -1 };
+	struct image_access access = { .enter = client_fs_enter, .leave = client_fs_leave, .ctx = &c.fs };
 	struct image_progress progress = { .report = progress_report, .ctx = &c };
 	struct image_source is = { .name = src->path, .dir_fd = -1, .archive_fd = -1, .access = &access };
 	struct image_listing listing = { 0 };
@@ -221,33 +203,23 @@ static void child_put(struct code_store *cs, const struct code_source *src, uid_
 
 	if (!out)
 		_exit(1);
-	/* The client's supplementary groups decide access too. */
-	if (uid != 0) {
-		struct passwd *pw = getpwuid(uid);
-		gid_t groups[256];
-		int ngroups = 256;
-
-		if (pw && getgrouplist(pw->pw_name, gid, groups, &ngroups) >= 0)
-			setgroups(ngroups, groups);
-		else
-			setgroups(1, &gid);
-	}
+	client_fs_adopt_groups(&c.fs);
 	limits_of(cs->daemon, &limits);
 	c.progress_fd = open_progress(&c, src->progress_fifo);
 	switch (src->kind) {
 	case CODE_DIRECTORY:
-		as_client(&c);
+		client_fs_enter(&c.fs);
 		is.dir_fd = open(src->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		as_daemon(&c);
+		client_fs_leave(&c.fs);
 		if (is.dir_fd < 0)
 			child_fail(out, NULL, "cannot open code directory '%s': %s", src->path,
 				   strerror(errno));
 		break;
 	case CODE_IMAGE_FILE:
-		as_client(&c);
+		client_fs_enter(&c.fs);
 		/* O_NONBLOCK: a FIFO must not hang us; the type is checked next. */
 		is.archive_fd = open(src->path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-		as_daemon(&c);
+		client_fs_leave(&c.fs);
 		if (is.archive_fd < 0)
 			child_fail(out, NULL, "cannot open image file '%s': %s", src->path,
 				   strerror(errno));

@@ -3,13 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -18,6 +15,7 @@
 #include "../images/image.h"
 #include "../images/oci.h"
 #include "../images/store.h"
+#include "client_fs.h"
 #include "daemon.h"
 #include "log.h"
 #include "loop.h"
@@ -38,26 +36,6 @@ struct oci_job {
 
 /* ---- the child: reads as the client, writes the store as the daemon ---- */
 
-struct creds {
-	uid_t uid;
-	gid_t gid;
-};
-
-static void as_client(void *ctx)
-{
-	const struct creds *c = ctx;
-
-	setfsgid(c->gid);
-	setfsuid(c->uid);
-}
-
-static void as_daemon(void *ctx)
-{
-	(void)ctx;
-	setfsuid(0);
-	setfsgid(0);
-}
-
 __attribute__((noreturn)) static void child_fail(int fd, const struct image_error *ierr)
 {
 	dprintf(fd, "error %d %s\n", ierr->refused ? 1 : 0, ierr->message);
@@ -66,8 +44,8 @@ __attribute__((noreturn)) static void child_fail(int fd, const struct image_erro
 
 static void child_main(struct daemon *d, const char *uri, uid_t uid, gid_t gid, int fd)
 {
-	struct creds c = {uid, gid};
-	struct image_access access = {.enter = as_client, .leave = as_daemon, .ctx = &c};
+	struct client_fs c = {uid, gid};
+	struct image_access access = {.enter = client_fs_enter, .leave = client_fs_leave, .ctx = &c};
 	struct image_error ierr = {0};
 	struct oci_result result = {0};
 	struct oci_source src;
@@ -78,16 +56,7 @@ static void child_main(struct daemon *d, const char *uri, uid_t uid, gid_t gid, 
 	bool existed = false;
 	char ack, *config;
 
-	if (uid != 0) {
-		struct passwd *pw = getpwuid(uid);
-		gid_t groups[256];
-		int ngroups = 256;
-
-		if (pw && getgrouplist(pw->pw_name, gid, groups, &ngroups) >= 0)
-			setgroups(ngroups, groups);
-		else
-			setgroups(1, &gid);
-	}
+	client_fs_adopt_groups(&c);
 	if (!oci_parse_uri(uri, pathbuf, sizeof(pathbuf), &src) || src.path[0] != '/') {
 		image_error_refuse(
 			&ierr, "ImageUri '%.200s' must be oci-archive:/abs/file or oci:/abs/dir",
