@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from laminad_harness import LAMINAD, DaemonRegistry, FunctionFactory
+from daemon_fixtures import daemons, start_daemon  # noqa: F401 - fixtures
+from laminad_harness import LAMINAD, FunctionFactory
 
 # ---------------------------------------------------------------- fixtures
 
@@ -40,16 +41,6 @@ def workdir():
     os.chmod(d, 0o711)
     yield Path(d)
     shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def daemons(workdir):
-    reg = DaemonRegistry(workdir)
-    yield reg
-    problems = []
-    for d in list(reg.running):
-        problems += reg.stop(d)
-    assert not problems, "\n".join(problems)
 
 
 class _MainDaemon:
@@ -95,24 +86,6 @@ def _main_daemon(daemons):
 def daemon(_main_daemon):
     """The shared daemon (keeps idle instances 60 s)."""
     return _main_daemon.get()
-
-
-@pytest.fixture
-def start_daemon(daemons):
-    """Starts a daemon of the test's own (stopped, and checked, at the test's end)."""
-    started = []
-
-    def start(tag=None, config=None, state_dir=None, **kw):
-        d = daemons.start(tag, config, state_dir, **kw)
-        started.append(d)
-        return d
-
-    yield start
-    problems = []
-    for d in started:
-        if d in daemons.running:
-            problems += daemons.stop(d)
-    assert not problems, "\n".join(problems)
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
 
-from laminad_harness import BUILD, LAMINAD, DaemonRegistry  # noqa: E402
+from daemon_fixtures import daemons, start_daemon  # noqa: E402,F401 - fixtures
+from laminad_harness import BUILD, LAMINAD  # noqa: E402
 
 LAMINA = BUILD / "bin" / "lamina"
 
@@ -33,37 +34,10 @@ def workdir():
 
 
 @pytest.fixture(scope="session")
-def daemons(workdir):
-    reg = DaemonRegistry(workdir)
-    yield reg
-    problems = []
-    for d in list(reg.running):
-        problems += reg.stop(d)
-    assert not problems, "\n".join(problems)
-
-
-@pytest.fixture(scope="session")
 def daemon(daemons):
     """A shared laminad with small image limits (so that the limit tests stay small)."""
     return daemons.start("img", {"KeepAliveSeconds": 60, "ImageMaxUnpackedMB": 40,
                                  "ImageMaxEntries": 500})
-
-
-@pytest.fixture
-def start_daemon(daemons):
-    started = []
-
-    def start(tag=None, config=None, state_dir=None):
-        d = daemons.start(tag, config, state_dir)
-        started.append(d)
-        return d
-
-    yield start
-    problems = []
-    for d in started:
-        if d in daemons.running:
-            problems += daemons.stop(d)
-    assert not problems, "\n".join(problems)
 
 
 @pytest.fixture
