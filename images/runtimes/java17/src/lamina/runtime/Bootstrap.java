@@ -28,8 +28,9 @@ import java.util.Map;
  * {@code {"errorMessage", "errorType", "stackTrace"[, "cause"]}} with the exception's
  * class name as errorType.
  *
- * <p>{@code --train} runs the same code paths against canned Runtime API responses
- * instead (the build records the classes it loads for the class-data-sharing archive).
+ * <p>{@code --train [HANDLER]} runs the same code paths against canned Runtime API
+ * responses instead, for the runtime's sample handlers and HANDLER (the build records the
+ * classes it loads for the class-data-sharing archive).
  */
 public final class Bootstrap {
     private Bootstrap() {}
@@ -51,10 +52,10 @@ public final class Bootstrap {
 
     public static void main(String[] args) {
         if (args.length > 0 && args[0].equals("--train")) {
-            Training.run();
+            Training.run(args.length > 1 ? args[1] : null);
             return;
         }
-        Thread primer = new Sample.Primer();
+        Sample.Primer primer = new Sample.Primer();
         primer.start();
         RuntimeApi api;
         try {
@@ -87,7 +88,9 @@ public final class Bootstrap {
             return;
         }
         // Init ends with the warm-up done: once events flow the CPU share applies, and the
-        // warm-up's work would be taken from the first invocation's.
+        // warm-up's work would be taken from the first invocation's. Main takes the steps
+        // the primer has not begun.
+        primer.help();
         try {
             primer.join(200);
         } catch (InterruptedException ignored) {
@@ -445,12 +448,13 @@ public final class Bootstrap {
     /**
      * The build's training run: the handler shapes users write, through the real code
      * paths, against canned responses, so that the classes they need are in the
-     * class-data-sharing archive. Prints nothing.
+     * class-data-sharing archive; extra, when not null, is one more handler (the build's
+     * second run names one in a jar in /var/task). Prints nothing.
      */
     static final class Training {
         private Training() {}
 
-        static void run() {
+        static void run(String extra) {
             PrintStream realErr = System.err;
             PrintStream realOut = System.out;
             System.setErr(new PrintStream(OutputStream.nullOutputStream()));
@@ -469,10 +473,14 @@ public final class Bootstrap {
                     "lamina.runtime.Sample::stream",
                     "lamina.runtime.Sample::fail",
                     "lamina.runtime.Sample",
+                    extra,
                 };
                 String event = "{\"name\":\"x\",\"n\":[1,2.5,-3,null,true,false,12345678901234],"
                         + "\"o\":{\"s\":\"h\\u00e9llo \\\"q\\\" \\\\ \\n\"}}";
                 for (String h : handlers) {
+                    if (h == null) {
+                        continue;
+                    }
                     Handler handler = Handler.load(h, loader);
                     ByteArrayOutputStream canned = new ByteArrayOutputStream();
                     for (int i = 0; i < 2; i++) {
