@@ -206,7 +206,7 @@ $(BUILD)/java17/cds.stamp: $(JAVA_RT)/lamina-runtime.jar $(JAVA_RT)/make-cds.sh 
 # handlers compile against. Both AOT-compiled when Mono can (start-up without the JIT).
 $(DOTNET_RT)/Amazon.Lambda.Core.dll: $(wildcard $(DOTNET_RT)/core/*.cs)
 	@$(if $(Q),echo "  MCS     $@")
-	$(Q)mcs -nologo -optimize+ -target:library -out:$@ $^ && chmod 0644 $@
+	$(Q)mcs -nologo -optimize+ -unsafe -target:library -out:$@ $^ && chmod 0644 $@
 
 $(DOTNET_RT)/bootstrap.exe: $(wildcard $(DOTNET_RT)/src/*.cs) $(DOTNET_RT)/Amazon.Lambda.Core.dll
 	@$(if $(Q),echo "  MCS     $@")

@@ -265,6 +265,58 @@ def test_dotnet_event_as_string_or_object(fns, client):
     assert r["Payload"] == {"Item": "tea", "Quantity": 3, "Total": 4.5, "RequestId": r["RequestId"]}, r
 
 
+DOTNET_CORE_DLL = REPO / "images" / "runtimes" / "dotnet" / "Amazon.Lambda.Core.dll"
+DOTNET_OUTPUT_HANDLER = """
+using System;
+using Amazon.Lambda.Core;
+
+namespace Out
+{
+    public class Fn
+    {
+        public Fn() { Console.WriteLine("init via Console"); }
+
+        public string Handle(string input, ILambdaContext context)
+        {
+            Console.WriteLine("one: Console");
+            context.Logger.LogLine("two: context.Logger ☃");
+            LambdaLogger.Log("three: LambdaLogger\\n");
+            Console.Out.Write("four: Console.Out\\n");
+            Console.Error.WriteLine("five: Console.Error");
+            return "done";
+        }
+    }
+}
+"""
+
+
+def test_dotnet_console_and_lambda_logger_lines_keep_their_order(daemon, fns, client, workdir):
+    """The runtime's loggers write stdout directly (not through Console, which Mono sets
+    up at its first use): mixed with a handler's Console output, each line is kept, in
+    order, and tagged with its invocation."""
+    if not shutil.which("mcs") or not DOTNET_CORE_DLL.exists():
+        pytest.fail("mcs or Amazon.Lambda.Core.dll is missing (make lang-runtimes)", pytrace=False)
+    src = make_code_dir(workdir, {"Fn.cs": DOTNET_OUTPUT_HANDLER})
+    code = make_code_dir(workdir, {})
+    subprocess.run(["mcs", "-nologo", "-target:library", f"-r:{DOTNET_CORE_DLL}", f"-out:{code}/Out.dll",
+                    str(src / "Fn.cs")], check=True, timeout=120)
+    subprocess.run(["chmod", "-R", "a+rX", str(code)], check=True)
+    name = fns.create(code_dir=code, runtime="dotnet", handler="Out::Out.Fn::Handle", timeout=5)
+    for _ in range(2):
+        r = client.invoke(name, "x")
+        assert r["Payload"] == "done", r
+        rid = r["RequestId"]
+        events = get_logs(daemon, name, request_id=rid,
+                          want=lambda evs: any(e["Message"].startswith("REPORT") for e in evs))
+        lines = [e["Message"] for e in events]
+        stdout = [m for m in lines if m.split(":")[0] in ("one", "two", "three", "four")]
+        assert stdout == ["one: Console", "two: context.Logger ☃", "three: LambdaLogger",
+                          "four: Console.Out"], lines
+        assert "five: Console.Error" in lines, lines
+    everything = [e["Message"] for e in get_logs(daemon, name)]
+    assert "init via Console" in everything, everything
+
+
 @pytest.mark.parametrize("handler,error_type", [
     ("Nope::Example.Echo::Handle", "Runtime.ImportModuleError"),
     ("Example::Example.Nope::Handle", "Runtime.HandlerNotFound"),

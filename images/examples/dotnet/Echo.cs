@@ -30,7 +30,9 @@ namespace Example
 
         public Echo()
         {
-            Console.WriteLine("init: dotnet example loaded");
+            // Console.WriteLine works as well, but Mono sets Console up at its first use
+            // (about 5 ms of a cold start); Lambda's logger writes to stdout directly.
+            LambdaLogger.Log("init: dotnet example loaded\n");
         }
 
         public Dictionary<string, object> Handle(Dictionary<string, object> input, ILambdaContext context)

@@ -3,9 +3,12 @@
 // code written for Lambda compiles against this assembly unchanged (mcs -r:Amazon.Lambda.Core.dll).
 using System;
 using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Text;
 
 [assembly: System.Reflection.AssemblyVersion("2.0.0.0")]
 [assembly: System.Reflection.AssemblyTitle("Amazon.Lambda.Core (lamina)")]
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("bootstrap")]
 
 namespace Amazon.Lambda.Core
 {
@@ -59,8 +62,42 @@ namespace Amazon.Lambda.Core
     {
         public static void Log(string message)
         {
-            Console.Out.Write(message);
-            Console.Out.Flush();
+            StdStream.Write(1, message);
+        }
+    }
+
+    /// <summary>
+    /// Standard output and error by write(2), not through Console: Mono sets up all of
+    /// Console (stdin, stdout, stderr, encodings) at its first use, about 5 ms of a cold
+    /// start. Console's own stdout and stderr flush every write, so a handler's Console
+    /// output and these lines keep their order. Also used by the bootstrap.
+    /// </summary>
+    internal static class StdStream
+    {
+        [DllImport("libc.so.6", SetLastError = true)]
+        static extern unsafe IntPtr write(int fd, byte* buf, UIntPtr count);
+
+        const int EINTR = 4;
+
+        internal static unsafe void Write(int fd, string text)
+        {
+            if (string.IsNullOrEmpty(text))
+                return;
+            byte[] bytes = Encoding.UTF8.GetBytes(text);
+            fixed (byte* p = bytes)
+            {
+                int off = 0;
+                while (off < bytes.Length)
+                {
+                    long n = (long)write(fd, p + off, (UIntPtr)(bytes.Length - off));
+                    if (n > 0)
+                        off += (int)n;
+                    else if (n < 0 && Marshal.GetLastWin32Error() == EINTR)
+                        continue;
+                    else
+                        return; // the stream is gone: nothing to write to
+                }
+            }
         }
     }
 

@@ -653,14 +653,12 @@ namespace Lamina.Runtime
 
         public void Log(string message)
         {
-            Console.Out.Write(message);
-            Console.Out.Flush();
+            LambdaLogger.Log(message);
         }
 
         public void LogLine(string message)
         {
-            Console.Out.WriteLine(message);
-            Console.Out.Flush();
+            LambdaLogger.Log(message + "\n");
         }
 
         static string Str(Dictionary<string, object> d, string k)
@@ -727,7 +725,7 @@ namespace Lamina.Runtime
             }
             catch (Exception e)
             {
-                Console.Error.WriteLine("lamina bootstrap: " + e.Message);
+                StdStream.Write(2, "lamina bootstrap: " + e.Message + "\n");
                 return 2;
             }
             string root = Environment.GetEnvironmentVariable("LAMBDA_TASK_ROOT") ?? "/var/task";
@@ -760,7 +758,7 @@ namespace Lamina.Runtime
                     r = api.Request("GET", next, null, null);
                     if (r.Status != 200)
                     {
-                        Console.Error.WriteLine("lamina bootstrap: " + next + " returned " + r.Status);
+                        StdStream.Write(2, "lamina bootstrap: " + next + " returned " + r.Status + "\n");
                         return 1;
                     }
                     Invoke(api, handler, r);
@@ -770,7 +768,6 @@ namespace Lamina.Runtime
                     break;
                 }
             }
-            Console.Out.Flush();
             // The daemon is done with this instance; as on Lambda, no orderly shutdown.
             Environment.Exit(0);
             return 0;
@@ -844,7 +841,6 @@ namespace Lamina.Runtime
                 PostError(api, path + "/error", err, "Unhandled");
                 return;
             }
-            Console.Out.Flush();
             api.Request("POST", path + "/response", output, JsonHeader);
         }
 
@@ -898,14 +894,11 @@ namespace Lamina.Runtime
             b.Append(err["errorType"]).Append(": ").Append(err["errorMessage"]).Append('\n');
             foreach (object f in (List<object>)err["stackTrace"])
                 b.Append("   ").Append(f).Append('\n');
-            Console.Out.Flush();
-            Console.Error.Write(b.ToString());
-            Console.Error.Flush();
+            StdStream.Write(2, b.ToString());
         }
 
         static void PostError(RuntimeApi api, string path, Dictionary<string, object> err, string kind)
         {
-            Console.Out.Flush();
             api.Request("POST", path, Encoding.UTF8.GetBytes(Json.Write(err)),
                 JsonHeader + "Lambda-Runtime-Function-Error-Type: " + kind + "\r\n");
         }
