@@ -42,19 +42,30 @@ struct rapi_conn {
 	 * invoker's reply has gone out (it wakes the instance, which is not urgent). */
 	const char *ack_status, *ack_body;
 	struct rapi_conn *next_ack;
+	bool in_acks;		/* on the list rapi_flush_acks() goes through */
 	bool awaiting_event;	/* a GET /invocation/next is unanswered */
 };
 
 static struct rapi_conn *acks_head;
 
-static void ack_unlink(struct rapi_conn *c)
+/* Takes c off the flush list; the acknowledgement, if any, stays due. */
+static void ack_unlist(struct rapi_conn *c)
 {
+	if (!c->in_acks)
+		return;
 	for (struct rapi_conn **pp = &acks_head; *pp; pp = &(*pp)->next_ack)
 		if (*pp == c) {
 			*pp = c->next_ack;
 			break;
 		}
 	c->next_ack = NULL;
+	c->in_acks = false;
+}
+
+/* The acknowledgement is sent (or will never be). */
+static void ack_unlink(struct rapi_conn *c)
+{
+	ack_unlist(c);
 	c->ack_status = NULL;
 }
 
@@ -178,21 +189,20 @@ static void defer_ack(struct rapi_conn *c, const char *status, const char *body)
 	c->ack_body = body;
 	c->next_ack = acks_head;
 	acks_head = c;
+	c->in_acks = true;
 }
 
 void rapi_flush_acks(void)
 {
-	struct rapi_conn **pp = &acks_head;
-
-	while (*pp) {
-		struct rapi_conn *c = *pp;
+	while (acks_head) {
+		struct rapi_conn *c = acks_head;
 		const char *status = c->ack_status, *body = c->ack_body;
 
 		/* A runtime that pipelined its next GET behind the response reads the
-		 * acknowledgement only on its way to the next event: the two go out together
-		 * then, and the instance wakes once per invocation. */
+		 * acknowledgement only on its way to the next event: it stays due and leaves
+		 * with the event (conn_write), so the instance wakes once per invocation. */
 		if (c->awaiting_event && !c->closed) {
-			pp = &c->next_ack;
+			ack_unlist(c);
 			continue;
 		}
 		ack_unlink(c);
