@@ -39,7 +39,8 @@ struct rapi_conn {
 	char *out;
 	size_t out_len, out_off;
 	/* The acknowledgement of a response or error, sent by rapi_flush_acks() once the
-	 * invoker's reply has gone out (it wakes the instance, which is not urgent). */
+	 * invoker's reply has gone out (it wakes the instance, which is not urgent), or,
+	 * if the runtime pipelined its next GET, together with the next event. */
 	const char *ack_status, *ack_body;
 	struct rapi_conn *next_ack;
 	bool in_acks;		/* on the list rapi_flush_acks() goes through */
@@ -120,6 +121,8 @@ static int conn_write(struct rapi_conn *c, const struct iovec *answer, int n_ans
 	ssize_t r;
 	int n = 0;
 
+	if (n_answer > ANSWER_IOV_MAX)
+		return -EINVAL;
 	/* HTTP answers go in order: a deferred acknowledgement first, in the same write,
 	 * so that a pipelining runtime wakes once for both. */
 	if (c->ack_status) {
@@ -130,8 +133,6 @@ static int conn_write(struct rapi_conn *c, const struct iovec *answer, int n_ans
 		iov[n++] = (struct iovec){ ack_head, (size_t)len };
 		iov[n++] = (struct iovec){ (void *)body, strlen(body) };
 	}
-	if (n_answer > ANSWER_IOV_MAX)
-		return -EINVAL;
 	for (int i = 0; i < n_answer; i++)
 		iov[n++] = answer[i];
 	for (int i = 0; i < n; i++)
