@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -21,6 +20,7 @@
 #include "log.h"
 #include "loop.h"
 #include "registry.h"
+#include "worker.h"
 
 #define PROGRESS_INTERVAL_NS 100000000ll	/* 10 updates a second at most */
 
@@ -285,7 +285,7 @@ static void purge_start(struct code_store *cs)
 {
 	struct image_error ierr = { 0 };
 	int fds[2];
-	pid_t pid, parent = getpid();
+	pid_t pid;
 
 	if (cs->purge_pid || !image_store_has_garbage(cs->store))
 		return;
@@ -293,23 +293,13 @@ static void purge_start(struct code_store *cs)
 		log_warn("cannot delete unused images: %s", strerror(errno));
 		return;
 	}
-	pid = fork();
+	pid = worker_fork(fds);
 	if (pid < 0) {
 		log_warn("cannot delete unused images: fork: %s", strerror(errno));
-		close(fds[0]);
-		close(fds[1]);
 		return;
 	}
-	if (pid == 0) {
-		/* Dies with the daemon: the next one finishes the deletion. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-		close(fds[0]);
-		signal(SIGTERM, SIG_DFL);
+	if (pid == 0)	/* if it dies with the daemon, the next one finishes the deletion */
 		_exit(image_store_purge(cs->store, &ierr) < 0 ? 1 : 0);
-	}
-	close(fds[1]);
 	cs->purge_pid = pid;
 	cs->purge_fd = fds[0];
 	if (loop_watch(cs->daemon->loop, fds[0], LOOP_READ, purge_done, cs) < 0) {
@@ -507,7 +497,7 @@ int code_store_put(struct daemon *d, const struct code_source *src, uid_t uid, g
 {
 	struct code_store *cs = d->code_store;
 	struct put_job *job;
-	pid_t pid, parent = getpid();
+	pid_t pid;
 	int fds[2];
 
 	if (!cs)
@@ -522,25 +512,15 @@ int code_store_put(struct daemon *d, const struct code_source *src, uid_t uid, g
 		return api_error_set(err, API_ERR_SERVICE, "cannot start storing code: %s",
 				     strerror(errno));
 	}
-	pid = fork();
+	pid = worker_fork(fds);
 	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
 		free(job);
 		return api_error_set(err, API_ERR_SERVICE, "fork: %s", strerror(errno));
 	}
 	if (pid == 0) {
-		/* Dies with the daemon: its staging directory is cleaned at the next start. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-		close(fds[0]);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGPIPE, SIG_IGN);
 		child_put(cs, src, uid, gid, fds[1]);
 		_exit(1);
 	}
-	close(fds[1]);
 	cs->jobs++;
 	job->cs = cs;
 	job->pid = pid;

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +18,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "loop.h"
+#include "worker.h"
 
 #define OUT_MAX (256u << 10)
 
@@ -177,7 +177,7 @@ int oci_store_put(struct daemon *d, const char *uri, uid_t uid, gid_t gid, oci_s
 	struct oci_source src;
 	struct oci_job *job;
 	char buf[PATH_MAX];
-	pid_t pid, parent = getpid();
+	pid_t pid;
 	int fds[2];
 
 	if (!oci_parse_uri(uri, buf, sizeof(buf), &src) || src.path[0] != '/')
@@ -195,27 +195,16 @@ int oci_store_put(struct daemon *d, const char *uri, uid_t uid, gid_t gid, oci_s
 		return api_error_set(err, API_ERR_SERVICE, "cannot start storing the image: %s",
 				     strerror(errno));
 	}
-	pid = fork();
+	pid = worker_fork(fds);
 	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
 		free(job->out);
 		free(job);
 		return api_error_set(err, API_ERR_SERVICE, "fork: %s", strerror(errno));
 	}
 	if (pid == 0) {
-		/* Dies with the daemon: its staging directories are cleaned at the next
-		 * start. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-		close(fds[0]);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGPIPE, SIG_IGN);
 		child_main(d, uri, uid, gid, fds[1]);
 		_exit(1);
 	}
-	close(fds[1]);
 	job->d = d;
 	job->pid = pid;
 	job->fd = fds[0];
