@@ -7,8 +7,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Function;
-import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
 /**
@@ -26,7 +24,7 @@ public final class Sample implements RequestHandler<Map<String, Object>, Object>
      *
      * <p>The warm-up is a list of independent steps that the primer and the main thread
      * both take from, main once it has loaded the handler ({@link #help}): the string
-     * concatenation, the longest (~10 ms), goes first on the primer; main, idle until the
+     * concatenation, the longest (~13 ms here), goes first on the primer; main, idle until the
      * primer is done otherwise, takes the next ones. Init ends a few ms sooner on two
      * CPUs, and no later on one.
      */
@@ -58,18 +56,21 @@ public final class Sample implements RequestHandler<Map<String, Object>, Object>
 
     static volatile Object sink;
 
-    private static final int STEPS = 5;
+    private static final int STEPS = 4;
 
     /**
      * The warm-up's steps, by index. The first use of invokedynamic initialises the JDK's
      * method-handle machinery, which the primer's step 0 does: a step linking a lambda on
-     * main meanwhile would only wait for it. So main's first steps (1-3) use none.
+     * main meanwhile would only wait for it. So main's first steps (1-2) use none. The
+     * last links lambdas and runs a stream with them, which loads the stream classes too;
+     * an extra stream step without lambdas on main made init ~1 ms longer, not shorter
+     * (A/B on this 2-CPU host, 14 cold starts each way).
      */
     private static void step(int i) {
         String s = String.valueOf(System.nanoTime());
         switch (i) {
             case 0:
-                // The first `+` links the string-concatenation machinery (~10 ms with the
+                // The first `+` links the string-concatenation machinery (~13 ms with the
                 // method-handle machinery's own start); each further shape of arguments
                 // costs ~3 ms more, so only the commonest, (String), is done.
                 sink = "a" + s + "b";
@@ -79,10 +80,6 @@ public final class Sample implements RequestHandler<Map<String, Object>, Object>
                 break;
             case 2:
                 sink = Bootstrap.error(new IllegalStateException("primer", new RuntimeException("cause")));
-                break;
-            case 3:
-                // The stream classes, without a lambda.
-                sink = List.of(1, 2, 3).stream().map(DOUBLE).filter(POSITIVE).toArray();
                 break;
             default: {
                 Map<String, Object> m = new LinkedHashMap<>();
@@ -96,20 +93,6 @@ public final class Sample implements RequestHandler<Map<String, Object>, Object>
             }
         }
     }
-
-    private static final Function<Integer, Integer> DOUBLE = new Function<Integer, Integer>() {
-        @Override
-        public Integer apply(Integer x) {
-            return x * 2;
-        }
-    };
-
-    private static final Predicate<Integer> POSITIVE = new Predicate<Integer>() {
-        @Override
-        public boolean test(Integer x) {
-            return x > 0;
-        }
-    };
 
     public static final class Event {
         public String name;
