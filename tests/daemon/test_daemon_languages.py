@@ -206,13 +206,17 @@ def test_java_classes_directory_default_method_and_cause(fns, client, workdir):
     assert p["cause"]["errorMessage"] == "inner", p
 
 
-@pytest.mark.parametrize("handler,error_type", [
-    ("example.NoSuchClass::handleRequest", "java.lang.ClassNotFoundException"),
-    ("example.Echo::noSuchMethod", "Runtime.HandlerNotFound"),
-    ("example.Echo::", "Runtime.MalformedHandlerName"),
+@pytest.mark.parametrize("lang,handler,error_type", [
+    ("java", "example.NoSuchClass::handleRequest", "java.lang.ClassNotFoundException"),
+    ("java", "example.Echo::noSuchMethod", "Runtime.HandlerNotFound"),
+    ("java", "example.Echo::", "Runtime.MalformedHandlerName"),
+    ("dotnet", "Nope::Example.Echo::Handle", "Runtime.ImportModuleError"),
+    ("dotnet", "Example::Example.Nope::Handle", "Runtime.HandlerNotFound"),
+    ("dotnet", "Example::Example.Echo::Nope", "Runtime.HandlerNotFound"),
+    ("dotnet", "Example.Echo::Handle", "Runtime.MalformedHandlerName"),
 ])
-def test_java_bad_handler_is_an_init_error(fns, client, handler, error_type):
-    name, _ = example(fns, "java", handler=handler)
+def test_compiled_language_bad_handler_is_an_init_error(fns, client, lang, handler, error_type):
+    name, _ = example(fns, lang, handler=handler)
     r = client.invoke(name, {})
     assert r["FunctionError"] == "Unhandled", r
     assert r["Payload"]["errorType"] == error_type, r
@@ -315,19 +319,6 @@ def test_dotnet_console_and_lambda_logger_lines_keep_their_order(daemon, fns, cl
         assert "five: Console.Error" in lines, lines
     everything = [e["Message"] for e in get_logs(daemon, name)]
     assert "init via Console" in everything, everything
-
-
-@pytest.mark.parametrize("handler,error_type", [
-    ("Nope::Example.Echo::Handle", "Runtime.ImportModuleError"),
-    ("Example::Example.Nope::Handle", "Runtime.HandlerNotFound"),
-    ("Example::Example.Echo::Nope", "Runtime.HandlerNotFound"),
-    ("Example.Echo::Handle", "Runtime.MalformedHandlerName"),
-])
-def test_dotnet_bad_handler_is_an_init_error(fns, client, handler, error_type):
-    name, _ = example(fns, "dotnet", handler=handler)
-    r = client.invoke(name, {})
-    assert r["FunctionError"] == "Unhandled", r
-    assert r["Payload"]["errorType"] == error_type, r
 
 
 # ---------------------------------------------------------------- go

@@ -47,24 +47,33 @@ static const char *slurp(const char *path, char *out, size_t n)
 
 static int exists(const char *p) { return access(p, F_OK) == 0; }
 
+/* One whole HTTP response into buf (NUL-terminated): 1, or 0 if the peer is gone. */
+static int read_response(int fd)
+{
+	size_t len = 0;
+	char *hdr_end, *p;
+	long clen;
+
+	for (;;) {
+		ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (r <= 0) return 0;
+		len += r; buf[len] = 0;
+		if ((hdr_end = strstr(buf, "\r\n\r\n"))) {
+			p = strcasestr(buf, "content-length:");
+			clen = p ? atol(p + 15) : 0;
+			if (len >= (size_t)(hdr_end + 4 - buf) + clen) return 1;
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int fd = atoi(getenv("LAMINA_RUNTIME_FD") ? getenv("LAMINA_RUNTIME_FD") : "3");
 	for (;;) {
 		char req[256], rid[128] = "", body[8192], a[256], b[256], c[256], cwd[256];
 		const char *get = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n";
-		size_t len = 0; long clen = 0; char *hdr_end, *p; int wfd, werr, tmp_ok;
-		if (write(fd, get, strlen(get)) < 0) return 0;
-		for (;;) {
-			ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
-			if (r <= 0) return 0;
-			len += r; buf[len] = 0;
-			if ((hdr_end = strstr(buf, "\r\n\r\n"))) {
-				p = strcasestr(buf, "content-length:");
-				clen = p ? atol(p + 15) : 0;
-				if (len >= (size_t)(hdr_end + 4 - buf) + clen) break;
-			}
-		}
+		char *p; int wfd, werr, tmp_ok;
+		if (write(fd, get, strlen(get)) < 0 || !read_response(fd)) return 0;
 		p = strcasestr(buf, "lambda-runtime-aws-request-id:");
 		if (p) sscanf(p + 30, " %127[^\r\n]", rid);
 		wfd = open("/written", O_WRONLY | O_CREAT, 0644);
@@ -88,17 +97,7 @@ int main(int argc, char **argv)
 			 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", rid, strlen(body));
 		if (write(fd, req, strlen(req)) < 0 || write(fd, body, strlen(body)) < 0) return 0;
 		/* The 202 of the POST. */
-		len = 0;
-		for (;;) {
-			ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
-			if (r <= 0) return 0;
-			len += r; buf[len] = 0;
-			if ((hdr_end = strstr(buf, "\r\n\r\n"))) {
-				p = strcasestr(buf, "content-length:");
-				clen = p ? atol(p + 15) : 0;
-				if (len >= (size_t)(hdr_end + 4 - buf) + clen) break;
-			}
-		}
+		if (!read_response(fd)) return 0;
 	}
 }
 """
