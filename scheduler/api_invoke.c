@@ -26,7 +26,7 @@ static const char *ms3(char buf[32], uint64_t ns)
 static void invoke_replied(void *ctx, const struct invocation_result *res)
 {
 	struct request *req = ctx;
-	json_t *check = json_loadb(res->payload, res->payload_len, JSON_DECODE_ANY, NULL);
+	json_t *check = json_loadb(res->payload, res->payload_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 	char head[256], report[768], init[48] = "", duration[32], cpu[32];
 	char *payload;
 	size_t payload_len;

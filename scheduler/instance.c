@@ -814,7 +814,7 @@ static void on_error(struct instance *inst, const char *request_id, const char *
 		return;
 	drain_output(inst);
 	instance_set_state(inst, INSTANCE_RETURNING);
-	parsed = len ? json_loadb(body, len, 0, NULL) : NULL;
+	parsed = len ? json_loadb(body, len, JSON_ALLOW_NUL, NULL) : NULL;
 	if (!parsed) {
 		invocation_fail(inv, "Unknown", "RequestId: %s Error: the runtime reported an error without details",
 				inv->request_id);
@@ -828,7 +828,7 @@ static void on_init_error(struct instance *inst, const char *body, size_t len)
 {
 	struct pool *pool = inst->pool;
 	struct invocation *inv = pool->queue_head;
-	json_t *parsed = json_loadb(body, len, 0, NULL);
+	json_t *parsed = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
 
 	if (inst->state != INSTANCE_STARTING)
 		return;

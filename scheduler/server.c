@@ -284,6 +284,48 @@ int request_uint(struct request *req, const char *key, uint64_t min, uint64_t ma
 	return 1;
 }
 
+/* Whether a string in v holds a NUL (JSON's \u0000). */
+static bool has_nul(json_t *v)
+{
+	const char *key;
+	json_t *x;
+	size_t i;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return strlen(json_string_value(v)) != json_string_length(v);
+	case JSON_OBJECT:
+		json_object_foreach(v, key, x)
+			if (has_nul(x))
+				return true;
+		return false;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, x)
+			if (has_nul(x))
+				return true;
+		return false;
+	default:
+		return false;
+	}
+}
+
+/*
+ * A NUL in a string is valid JSON, and an event may hold one: Payload goes through as
+ * written. Everywhere else the daemon reads C strings, which a NUL would silently cut
+ * short ("name\u0000x" taken as "name"): refused. The parser's depth limit bounds the
+ * recursion.
+ */
+static const char *member_with_nul(json_t *params)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(params, key, v)
+		if (strcmp(key, "Payload") && has_nul(v))
+			return key;
+	return NULL;
+}
+
 static void dispatch_line(struct conn *c, const char *line, size_t len)
 {
 	struct daemon *d = c->server->daemon;
@@ -291,8 +333,9 @@ static void dispatch_line(struct conn *c, const char *line, size_t len)
 	json_t *params, *action;
 	struct request *req;
 	const struct action *a;
+	const char *nul;
 
-	params = json_loadb(line, len, 0, &jerr);
+	params = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
 	if (!params) {
 		char msg[300];
 
@@ -302,6 +345,15 @@ static void dispatch_line(struct conn *c, const char *line, size_t len)
 	}
 	if (!json_is_object(params)) {
 		reply_error(c, NULL, API_ERR_INVALID, "a request must be a JSON object");
+		json_decref(params);
+		return;
+	}
+	nul = member_with_nul(params);
+	if (nul) {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "%.200s must not contain a NUL character (\\u0000): only Payload may", nul);
+		reply_error(c, json_object_get(params, "id"), API_ERR_INVALID, msg);
 		json_decref(params);
 		return;
 	}

@@ -78,6 +78,15 @@ def test_invoke_passes_the_payload_text_through_unchanged(daemon):
             in daemon.raw_lines[0])
 
 
+def test_invoke_sends_and_prints_nul_characters(daemon):
+    """JSON's \\u0000 is valid in a payload and in a response: sent and printed as such."""
+    daemon.answer(invoke_result({"m": "a\x00b"}))
+    r = daemon.run("invoke", "hello", "--payload", '{"s": "x\\u0000y"}')
+    assert r.returncode == 0, r.err
+    assert daemon.calls()[0]["Payload"] == {"s": "x\x00y"}
+    assert r.out == '{"m":"a\\u0000b"}\n'
+
+
 @pytest.mark.parametrize("payload, where", [
     ('{"a": 1,}', "line 1, column 9"),
     ('{"a": 1}\n{"b": 2}', "line 2"),

@@ -305,6 +305,22 @@ def test_absent_payload_is_empty_object(fns, client):
     assert client.ok("Invoke", FunctionName=name)["Payload"] == {"got": {}}
 
 
+def test_nul_characters_travel_in_payloads_and_nowhere_else(fns, client):
+    """JSON's \\u0000 is valid in an event and in a result, as on Lambda: both come back
+    as JSON, not turned into a string; an error message may hold one too. In the other
+    request fields, which the daemon reads as C strings, it is refused clearly."""
+    name = fns.python("def handler(event, context):\n"
+                      "    if event.get('fail'):\n"
+                      "        raise ValueError('bad\\x00byte')\n"
+                      "    return {'got': event, 'made': 'a\\x00b'}\n")
+    r = client.invoke(name, {"s": "x\x00y"})
+    assert r["Payload"] == {"got": {"s": "x\x00y"}, "made": "a\x00b"}, r
+    r = client.invoke(name, {"fail": True})
+    assert r["FunctionError"] == "Unhandled" and r["Payload"]["errorMessage"] == "bad\x00byte", r
+    e = client.err("Invoke", "InvalidParameterValueException", FunctionName=name + "\x00x", Payload={})
+    assert "FunctionName must not contain a NUL" in e["message"], e
+
+
 def test_environment(fns, client):
     src = """
     import os

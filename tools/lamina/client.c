@@ -239,9 +239,9 @@ static int next_response(struct client *c, json_t **response, char **line, size_
 
 	if (n < 0)
 		return (int)n;
-	o = json_loadb(c->buf, (size_t)n, 0, &jerr);
+	o = json_loadb(c->buf, (size_t)n, JSON_ALLOW_NUL, &jerr);
 	if (!o && strstr(jerr.text, "too big"))
-		o = json_loadb(c->buf, (size_t)n, JSON_DECODE_INT_AS_REAL, &jerr);
+		o = json_loadb(c->buf, (size_t)n, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
 	if (!o || !json_is_object(o)) {
 		json_decref(o);
 		return fail(c, EPROTO, "laminad at %s sent a malformed response: %s", c->path,

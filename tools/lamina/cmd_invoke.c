@@ -161,7 +161,7 @@ static int invoke_run(struct cli *cli, const struct command *cmd, int argc, char
 	 * Checked here so that a typo costs no round trip. Integers too big for 64 bits are
 	 * valid JSON, hence INT_AS_REAL; the text itself is what is sent.
 	 */
-	parsed = json_loadb(payload, payload_len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &jerr);
+	parsed = json_loadb(payload, payload_len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
 	if (!parsed && strspn(payload, " \t\r\n") == payload_len)
 		return cli_input_error(cmd, "malformed payload JSON: the payload is empty (give {} "
 					    "for an empty event)");
