@@ -183,8 +183,9 @@ $(JAVA_RT)/bootstrap: $(JAVA_RT)/launcher.c
 	$(Q)chmod 0755 $@
 
 # Compiled with -XDstringConcat=inline: each `+` call site would otherwise be linked by
-# invokedynamic at its first run, ~1 ms each, all in the first cold start. Except
-# Sample.java, recompiled as user code is (its warm-up links what user code needs).
+# invokedynamic at its first run, ~1 ms each, all in the first cold start (user code's
+# are rewritten so as it loads: ConcatRewriter.java). Except Sample.java, the training
+# run's handlers, recompiled as user code is.
 $(JAVA_RT)/lamina-runtime.jar: $(JAVA_RT_SRC)
 	@$(if $(Q),echo "  JAVAC   $@")
 	$(Q)rm -rf $(BUILD)/java17/classes && mkdir -p $(BUILD)/java17/classes

@@ -38,7 +38,9 @@
 #endif
 #define RUNTIME_DIR "/var/runtime"
 #define ARCHIVE RUNTIME_DIR "/lamina.jsa"
-#define CLASSPATH RUNTIME_DIR "/lamina-runtime.jar:/var/task:/var/task/lib/*:/var/task/*:/opt/java/lib/*"
+/* The runtime alone: the function's code (/var/task, its jars, /opt/java/lib) has a class
+ * loader of its own, made by the runtime (FunctionClassLoader). */
+#define CLASSPATH RUNTIME_DIR "/lamina-runtime.jar"
 
 int main(void)
 {

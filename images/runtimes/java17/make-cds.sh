@@ -8,11 +8,11 @@
 #    users write, against canned Runtime API responses) lists the classes it loads.
 # 2. -Xshare:dump maps them, pre-parsed and pre-verified, into one archive with the JDK's
 #    own start-up classes.
-# 3. A second training run, as an instance starts: with that archive, the launcher's class
-#    path and a handler class in a jar in /var/task. It loads what only such a start
-#    loads (the JDK's code that gives archived classes their protection domain, the
-#    class path's directory and jar loaders for user code): the archive is dumped again
-#    with those classes too (~1 ms of every cold start).
+# 3. A second training run, as an instance starts: with that archive and a handler in a
+#    jar in /var/task. It loads what only such a start loads (the JDK's code that gives
+#    archived classes their protection domain, the jar and directory reading of the
+#    function's class loader): the archive is dumped again with those classes too (~1 ms
+#    of every cold start).
 #
 # The JVM accepts an archive only if the class path it was dumped with is a prefix of the
 # one it runs with, path for path, and the jar's size and mtime are unchanged. Inside an
@@ -45,9 +45,12 @@ fi
 # compressed-oops encoding functions' heaps have: no relocation of those objects at start.
 #
 # The second training run's handler: a class of its own, in a jar in /var/task as user
-# code is (the example's layout); the class itself is not archived (it is not on the
-# dump's class path), the JDK classes that load it are.
-mkdir -p "$work/task/src" "$work/task/classes" "$work/task/jar"
+# code is (the example's layout), with a string concatenation, and a class it uses from
+# the classes directory /var/task; both load through the runtime's FunctionClassLoader.
+# Those classes are not archived (they are not on the class path), the JDK and runtime
+# classes that load, rewrite and define them are.
+rm -rf "$work/task"
+mkdir -p "$work/task/src" "$work/task/classes" "$work/task/root/lamina/train"
 cat >"$work/task/src/Task.java" <<'JAVA'
 package lamina.train;
 
@@ -56,13 +59,22 @@ import java.util.Map;
 
 public class Task {
     public Map<String, Object> handleRequest(Map<String, Object> event, Context context) {
+        event.put("request", "id " + context.getAwsRequestId() + " left " + context.getRemainingTimeInMillis());
+        event.put("part", new Part().toString());
         return event;
     }
 }
 JAVA
-"$java_home/bin/javac" -nowarn -cp "$rt/lamina-runtime.jar" -d "$work/task/classes" "$work/task/src/Task.java"
-rm -f "$work/task/jar/task.jar"
-"$java_home/bin/jar" --create --file "$work/task/jar/task.jar" -C "$work/task/classes" .
+cat >"$work/task/src/Part.java" <<'JAVA'
+package lamina.train;
+
+class Part {
+}
+JAVA
+"$java_home/bin/javac" -nowarn -cp "$rt/lamina-runtime.jar" -d "$work/task/classes" \
+	"$work/task/src/Task.java" "$work/task/src/Part.java"
+mv "$work/task/classes/lamina/train/Part.class" "$work/task/root/lamina/train/"
+"$java_home/bin/jar" --create --file "$work/task/root/task.jar" -C "$work/task/classes" .
 
 if ! unshare -m --propagation private sh -eu -c '
 	rt=$1 java=$2 work=$3
@@ -71,7 +83,7 @@ if ! unshare -m --propagation private sh -eu -c '
 		mkdir /var/runtime /var/task
 	fi
 	mount --bind "$rt" /var/runtime
-	mount --bind "$work/task/jar" /var/task
+	mount --bind "$work/task/root" /var/task
 	dump() {
 		"$java" -Xshare:dump -XX:+UseG1GC -Xmx128m -XX:SharedClassListFile="$1" \
 			-XX:SharedArchiveFile=/var/runtime/lamina.jsa.tmp \
@@ -80,8 +92,7 @@ if ! unshare -m --propagation private sh -eu -c '
 	dump "$work/classlist"
 	"$java" -Xshare:on -XX:SharedArchiveFile=/var/runtime/lamina.jsa.tmp -XX:+UseG1GC \
 		-XX:DumpLoadedClassList="$work/classlist2" \
-		-cp "/var/runtime/lamina-runtime.jar:/var/task:/var/task/lib/*:/var/task/*" \
-		lamina.runtime.Bootstrap --train lamina.train.Task::handleRequest
+		-cp /var/runtime/lamina-runtime.jar lamina.runtime.Bootstrap --train lamina.train.Task::handleRequest
 	# Both lists, in order, each line once (the class itself is left out).
 	awk "!seen[\$0]++ && !/^lamina\/train\//" "$work/classlist" "$work/classlist2" >"$work/classlist.all"
 	dump "$work/classlist.all"

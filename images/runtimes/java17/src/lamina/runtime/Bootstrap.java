@@ -21,11 +21,11 @@ import java.util.Map;
  *
  * <p>Started inside an instance by /var/runtime/bootstrap (a small C launcher that sizes
  * the JVM to the function's memory and points it at the class-data-sharing archive made
- * at build time) as {@code java ... -cp /var/runtime/lamina-runtime.jar:/var/task:
- * /var/task/lib/*:/var/task/*:/opt/java/lib/* lamina.runtime.Bootstrap}. Loads the
- * handler named by _HANDLER once (the init phase), then loops over the Runtime API: GET
- * the next event, call the handler, POST the JSON result or the error, as
- * {@code {"errorMessage", "errorType", "stackTrace"[, "cause"]}} with the exception's
+ * at build time) as {@code java ... -cp /var/runtime/lamina-runtime.jar
+ * lamina.runtime.Bootstrap}. Loads the handler named by _HANDLER once (the init phase),
+ * through a {@link FunctionClassLoader} over the function's code, then loops over the
+ * Runtime API: GET the next event, call the handler, POST the JSON result or the error,
+ * as {@code {"errorMessage", "errorType", "stackTrace"[, "cause"]}} with the exception's
  * class name as errorType.
  *
  * <p>{@code --train [HANDLER]} runs the same code paths against canned Runtime API
@@ -55,7 +55,7 @@ public final class Bootstrap {
             Training.run(args.length > 1 ? args[1] : null);
             return;
         }
-        Sample.Primer primer = new Sample.Primer();
+        Primer primer = new Primer();
         primer.start();
         RuntimeApi api;
         try {
@@ -66,12 +66,12 @@ public final class Bootstrap {
             Runtime.getRuntime().halt(2);
             return;
         }
-        ClassLoader loader = Thread.currentThread().getContextClassLoader();
-        if (loader == null) {
-            loader = ClassLoader.getSystemClassLoader();
-        }
         Handler handler;
         try {
+            // The function's code has a loader of its own, the context class loader of
+            // main and of the threads it starts, as on Lambda.
+            ClassLoader loader = FunctionClassLoader.forInstance(Bootstrap.class.getClassLoader());
+            Thread.currentThread().setContextClassLoader(loader);
             handler = Handler.load(System.getenv("_HANDLER"), loader);
         } catch (Throwable t) {
             Map<String, Object> err = t instanceof Handler.Fault
@@ -460,12 +460,13 @@ public final class Bootstrap {
             System.setErr(new PrintStream(OutputStream.nullOutputStream()));
             System.setOut(new PrintStream(OutputStream.nullOutputStream()));
             try {
-                Thread primer = new Sample.Primer();
+                Thread primer = new Primer();
                 primer.start();
                 primer.join();
                 RuntimeApi.inheritedFd(1);
                 RuntimeApi.nonBlocking("1");
-                ClassLoader loader = Bootstrap.class.getClassLoader();
+                ClassLoader runtime = Bootstrap.class.getClassLoader();
+                ClassLoader function = FunctionClassLoader.forInstance(runtime);
                 String[] handlers = {
                     "lamina.runtime.Sample::map",
                     "lamina.runtime.Sample::string",
@@ -481,7 +482,8 @@ public final class Bootstrap {
                     if (h == null) {
                         continue;
                     }
-                    Handler handler = Handler.load(h, loader);
+                    // The samples are the runtime's; extra is loaded as a function's code.
+                    Handler handler = Handler.load(h, h == extra ? function : runtime);
                     ByteArrayOutputStream canned = new ByteArrayOutputStream();
                     for (int i = 0; i < 2; i++) {
                         byte[] body = event.getBytes(StandardCharsets.UTF_8);
@@ -500,7 +502,7 @@ public final class Bootstrap {
                     loop(api, handler);
                 }
                 try {
-                    Handler.load("no.such.Class::handleRequest", loader);
+                    Handler.load("no.such.Class::handleRequest", function);
                 } catch (Handler.Fault f) {
                     Map<String, Object> err = error(f.type, f.getMessage(), null);
                     logError(f, err);
