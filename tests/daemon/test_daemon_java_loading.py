@@ -405,3 +405,19 @@ def test_java_class_path_layers_and_the_functions_own_loader(fns, client, workdi
     assert p["runtimeInternals"] == "hidden", p
     assert p["byName"] == "lib.Helper", p
     assert p["jdkCompiler"] == "jdk.compiler", p  # a JDK module of the application loader
+
+
+@pytest.mark.parametrize("content", [
+    b"not a class file at all",
+    # A class file's header, then a constant pool cut short.
+    bytes.fromhex("cafebabe0000003d0040") + b"\x01\x00\x05short",
+])
+def test_java_malformed_class_is_an_init_error(fns, client, workdir, content):
+    """A class file the JVM cannot read is the JVM's own ClassFormatError at init,
+    whatever the load-time rewrite makes of it."""
+    code = make_code_dir(workdir, {"bad/Handler.class": content})
+    name = fns.create(code_dir=code, runtime="java17", handler="bad.Handler::handleRequest", memory=256,
+                      timeout=10)
+    r = client.invoke(name, {}, timeout=30)
+    assert r["FunctionError"] == "Unhandled", r
+    assert r["Payload"]["errorType"] == "java.lang.ClassFormatError", r
