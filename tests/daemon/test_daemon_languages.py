@@ -321,6 +321,45 @@ def test_dotnet_console_and_lambda_logger_lines_keep_their_order(daemon, fns, cl
     assert "init via Console" in everything, everything
 
 
+DOTNET_TRACE_HANDLER = """
+using System;
+using Amazon.Lambda.Core;
+
+namespace Trace
+{
+    public static class Fn
+    {
+        public static string Handle(ILambdaContext context)
+        {
+            return Environment.GetEnvironmentVariable("_X_AMZN_TRACE_ID") + " " + context.AwsRequestId;
+        }
+    }
+}
+"""
+
+
+def test_dotnet_trace_id_is_in_the_environment_of_each_invocation(fns, client, workdir):
+    """As on Lambda, _X_AMZN_TRACE_ID holds the invocation's trace header, a new one each
+    time, as the handler reads it with Environment.GetEnvironmentVariable."""
+    if not shutil.which("mcs") or not DOTNET_CORE_DLL.exists():
+        pytest.fail("mcs or Amazon.Lambda.Core.dll is missing (make lang-runtimes)", pytrace=False)
+    src = make_code_dir(workdir, {"Fn.cs": DOTNET_TRACE_HANDLER})
+    code = make_code_dir(workdir, {})
+    subprocess.run(["mcs", "-nologo", "-target:library", f"-r:{DOTNET_CORE_DLL}", f"-out:{code}/Trace.dll",
+                    str(src / "Fn.cs")], check=True, timeout=120)
+    subprocess.run(["chmod", "-R", "a+rX", str(code)], check=True)
+    name = fns.create(code_dir=code, runtime="dotnet", handler="Trace::Trace.Fn::Handle", timeout=5)
+    traces = set()
+    for _ in range(2):
+        r = client.invoke(name, {})
+        assert "FunctionError" not in r, r
+        trace, rid = r["Payload"].split(" ")
+        assert rid == r["RequestId"], r
+        assert trace.startswith("Root=1-") and ";Parent=" in trace, r
+        traces.add(trace)
+    assert len(traces) == 2, traces
+
+
 # ---------------------------------------------------------------- go
 
 
