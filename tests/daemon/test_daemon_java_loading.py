@@ -8,6 +8,7 @@ rewritten as the class loads, giving the very strings a plain JVM gives.
 Build first: `make build/bin/laminad lang-runtimes` (with BUILD=… for another build dir).
 """
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -26,13 +27,13 @@ def jdk(tool):
     return str(JDK_BIN / tool)
 
 
-def javac(root, sources, out, classpath=()):
+def javac(root, sources, out, classpath=(), options=()):
     """Compiles {relative path: source} with JDK 17's javac, its defaults (invokedynamic
-    string concatenation), into the directory out."""
+    string concatenation) unless options say otherwise, into the directory out."""
     src = make_code_dir(root, sources)
     out.mkdir(parents=True, exist_ok=True)
     cp = ":".join([str(JAVA_RUNTIME_JAR), *map(str, classpath)])
-    subprocess.run([jdk("javac"), "-nowarn", "-cp", cp, "-d", str(out),
+    subprocess.run([jdk("javac"), "-nowarn", *options, "-cp", cp, "-d", str(out),
                     *[str(src / rel) for rel in sources]], check=True, timeout=180)
 
 
@@ -268,17 +269,22 @@ def shapes_source():
             .replace("@LONG_SITE@", site))
 
 
-def test_java_string_concatenation_gives_the_plain_jvms_strings(fns, client, workdir):
+@pytest.mark.parametrize("options, factory", [
+    ((), "makeConcatWithConstants"),  # javac's default: constants in a recipe
+    (("-XDstringConcat=indy",), "makeConcat"),  # every piece an argument, no recipe
+])
+def test_java_string_concatenation_gives_the_plain_jvms_strings(fns, client, workdir, options, factory):
     """Classes compiled with javac's defaults concatenate through invokedynamic; the
     runtime rewrites those call sites as each class loads (no ~13 ms of linking at a cold
     start). Every shape gives exactly the string a plain JVM gives, exceptions from
     toString propagate, and the call sites really were rewritten."""
     code = workdir / "concat-code"
     javac(workdir, {"concat/Shapes.java": shapes_source(), "concat/Handler.java": HANDLER,
-                    "concat/Main.java": MAIN}, code)
-    javap = subprocess.run([jdk("javap"), "-c", "-p", "-cp", str(code), "concat.Shapes"],
+                    "concat/Main.java": MAIN}, code, options=options)
+    javap = subprocess.run([jdk("javap"), "-v", "-c", "-p", "-cp", str(code), "concat.Shapes"],
                            capture_output=True, text=True, check=True, timeout=120).stdout
-    assert "makeConcatWithConstants" in javap, "javac did not compile `+` to invokedynamic: nothing is tested"
+    bootstraps = set(re.findall(r"java/lang/invoke/StringConcatFactory\.(\w+):", javap))
+    assert bootstraps == {factory}, f"javac linked {bootstraps}, not {factory}: nothing is tested"
     assert "wide" in javap and "tableswitch" in javap and "lookupswitch" in javap, javap[:2000]
     plain = subprocess.run([jdk("java"), "-Xshare:auto", "-cp", f"{JAVA_RUNTIME_JAR}:{code}", "concat.Main"],
                            capture_output=True, text=True, check=True, timeout=120)
