@@ -37,14 +37,19 @@ def javac(root, sources, out, classpath=(), options=()):
                     *[str(src / rel) for rel in sources]], check=True, timeout=180)
 
 
-def jar(path, classes, manifest=None):
+def jar(path, classes, manifest=None, release17=None):
+    """A jar of the classes directory; release17: classes for META-INF/versions/17 (a
+    multi-release jar)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     cmd = [jdk("jar"), "--create", "--file", str(path)]
     if manifest:
         m = classes.parent / (path.name + ".mf")
         m.write_text(manifest)
         cmd += ["--manifest", str(m)]
-    subprocess.run(cmd + ["-C", str(classes), "."], check=True, timeout=120)
+    cmd += ["-C", str(classes), "."]
+    if release17:
+        cmd += ["--release", "17", "-C", str(release17), "."]
+    subprocess.run(cmd, check=True, timeout=120)
 
 
 def readable(d):
@@ -334,7 +339,7 @@ public class Handler {
         out.put("handler", where(Handler.class));
         out.put("helper", lib.Helper.which() + " from " + where(lib.Helper.class));
         out.put("version", lib.Helper.class.getPackage().getImplementationVersion());
-        out.put("rootJar", root.Only.NAME + " from " + where(root.Only.class));
+        out.put("rootJar", root.Only.name() + " from " + where(root.Only.class));
         out.put("layer", layer.Util.say(context.getFunctionName().length()) + " from " + where(layer.Util.class));
         out.put("resource", read(mine.getResourceAsStream("config/app.properties")));
         out.put("contextLoader", Thread.currentThread().getContextClassLoader() == mine);
@@ -356,7 +361,7 @@ public class Handler {
 def test_java_class_path_layers_and_the_functions_own_loader(fns, client, workdir):
     """The function's classes load from /var/task, then its lib/ jars (sorted: a-helper
     before b-helper), then its root jars, then layers' java/lib jars, with their code
-    sources, manifests and resources; the context class loader is the function's; a
+    sources, manifests, resources and multi-release versions; the context class loader is the function's; a
     bundled copy of Context does not replace the runtime's; the runtime's classes are not
     visible to the function, the JDK's modules are (also those of the application
     class loader)."""
@@ -368,8 +373,9 @@ def test_java_class_path_layers_and_the_functions_own_loader(fns, client, workdi
     (b / "a" / "config" / "app.properties").write_text("greeting=from the a-helper jar\n")
     javac(b, {"lib/Helper.java": "package lib;\npublic class Helper {\n"
                                  "    public static String which() { return \"b-helper\"; }\n}\n"}, b / "b")
-    javac(b, {"root/Only.java": "package root;\npublic class Only {\n"
-                                "    public static final String NAME = \"only in a root jar\";\n}\n"}, b / "root")
+    only = "package root;\npublic class Only {\n    public static String name() { return \"only in a root jar, %s\"; }\n}\n"
+    javac(b, {"root/Only.java": only % "base"}, b / "root")
+    javac(b, {"root/Only.java": only % "release 17"}, b / "root17")
     javac(b, {"layer/Util.java": "package layer;\npublic class Util {\n"
                                  "    public static String say(int n) { return \"layer \" + n + '!'; }\n}\n"},
           b / "layer")
@@ -388,7 +394,7 @@ def test_java_class_path_layers_and_the_functions_own_loader(fns, client, workdi
         manifest="Manifest-Version: 1.0\nImplementation-Version: 1.2.3\n")
     jar(code / "lib" / "b-helper.jar", b / "b")
     jar(code / "lib" / "0-core.jar", b / "fake")
-    jar(code / "zz-root.jar", b / "root")
+    jar(code / "zz-root.jar", b / "root", release17=b / "root17")
     layer_dir = workdir / "cp-layer"
     jar(layer_dir / "java" / "lib" / "util.jar", b / "layer")
     readable(code)
@@ -404,7 +410,8 @@ def test_java_class_path_layers_and_the_functions_own_loader(fns, client, workdi
     assert p["handler"] == "file:/var/task/", p
     assert p["helper"] == "a-helper 1 from file:/var/task/lib/a-helper.jar", p
     assert p["version"] == "1.2.3", p
-    assert p["rootJar"] == "only in a root jar from file:/var/task/zz-root.jar", p
+    # A multi-release jar gives the JVM's release.
+    assert p["rootJar"] == "only in a root jar, release 17 from file:/var/task/zz-root.jar", p
     assert p["layer"] == f"layer {len(name)}! from file:/opt/java/lib/util.jar", p
     assert p["resource"] == "greeting=from the a-helper jar", p
     assert p["contextLoader"] is True and p["contextIsTheRuntimes"] is True, p
