@@ -68,7 +68,7 @@ printf '  warm p50, probes loaded            %8.1f us          without %.1f us (
 "$BUILD/tests/meter_check" --bench "${BENCH_METER_LOOPS:-100000}" 2>/dev/null |
 	sed -n 's/.*"bench":"\([^"]*\)".*"detached_ns":\([0-9.]*\),"attached_ns":\([0-9.]*\).*"overhead_pct":\([-0-9.]*\).*/\1 \2 \3 \4/p' |
 	while read -r what off on pct; do
-		printf '  host-wide, %-10s            %8.0f ns with probes   without %.0f ns (+%s%%)\n' \
+		printf '  host-wide, %-10s            %8.0f ns with probes   without %.0f ns (%+.1f%%)\n' \
 			"$what" "$on" "$off" "$pct"
 	done
 echo "$accuracy" | while read -r kind n mean max cpu truth exact; do
