@@ -294,18 +294,24 @@ namespace Out
 """
 
 
+def dotnet_function(fns, workdir, source, assembly, handler):
+    """Compiles source (C#) to assembly.dll against lamina's Amazon.Lambda.Core and
+    creates a dotnet function of it; returns its name."""
+    if not shutil.which("mcs") or not DOTNET_CORE_DLL.exists():
+        pytest.fail("mcs or Amazon.Lambda.Core.dll is missing (make lang-runtimes)", pytrace=False)
+    src = make_code_dir(workdir, {"Fn.cs": source})
+    code = make_code_dir(workdir, {})
+    subprocess.run(["mcs", "-nologo", "-target:library", f"-r:{DOTNET_CORE_DLL}", f"-out:{code}/{assembly}.dll",
+                    str(src / "Fn.cs")], check=True, timeout=120)
+    subprocess.run(["chmod", "-R", "a+rX", str(code)], check=True)
+    return fns.create(code_dir=code, runtime="dotnet", handler=handler, timeout=5)
+
+
 def test_dotnet_console_and_lambda_logger_lines_keep_their_order(daemon, fns, client, workdir):
     """The runtime's loggers write stdout directly (not through Console, which Mono sets
     up at its first use): mixed with a handler's Console output, each line is kept, in
     order, and tagged with its invocation."""
-    if not shutil.which("mcs") or not DOTNET_CORE_DLL.exists():
-        pytest.fail("mcs or Amazon.Lambda.Core.dll is missing (make lang-runtimes)", pytrace=False)
-    src = make_code_dir(workdir, {"Fn.cs": DOTNET_OUTPUT_HANDLER})
-    code = make_code_dir(workdir, {})
-    subprocess.run(["mcs", "-nologo", "-target:library", f"-r:{DOTNET_CORE_DLL}", f"-out:{code}/Out.dll",
-                    str(src / "Fn.cs")], check=True, timeout=120)
-    subprocess.run(["chmod", "-R", "a+rX", str(code)], check=True)
-    name = fns.create(code_dir=code, runtime="dotnet", handler="Out::Out.Fn::Handle", timeout=5)
+    name = dotnet_function(fns, workdir, DOTNET_OUTPUT_HANDLER, "Out", "Out::Out.Fn::Handle")
     for _ in range(2):
         r = client.invoke(name, "x")
         assert r["Payload"] == "done", r
@@ -341,14 +347,7 @@ namespace Trace
 def test_dotnet_trace_id_is_in_the_environment_of_each_invocation(fns, client, workdir):
     """As on Lambda, _X_AMZN_TRACE_ID holds the invocation's trace header, a new one each
     time, as the handler reads it with Environment.GetEnvironmentVariable."""
-    if not shutil.which("mcs") or not DOTNET_CORE_DLL.exists():
-        pytest.fail("mcs or Amazon.Lambda.Core.dll is missing (make lang-runtimes)", pytrace=False)
-    src = make_code_dir(workdir, {"Fn.cs": DOTNET_TRACE_HANDLER})
-    code = make_code_dir(workdir, {})
-    subprocess.run(["mcs", "-nologo", "-target:library", f"-r:{DOTNET_CORE_DLL}", f"-out:{code}/Trace.dll",
-                    str(src / "Fn.cs")], check=True, timeout=120)
-    subprocess.run(["chmod", "-R", "a+rX", str(code)], check=True)
-    name = fns.create(code_dir=code, runtime="dotnet", handler="Trace::Trace.Fn::Handle", timeout=5)
+    name = dotnet_function(fns, workdir, DOTNET_TRACE_HANDLER, "Trace", "Trace::Trace.Fn::Handle")
     traces = set()
     for _ in range(2):
         r = client.invoke(name, {})
