@@ -483,7 +483,7 @@ public final class Bootstrap {
                         continue;
                     }
                     // The samples are the runtime's; extra is loaded as a function's code.
-                    Handler handler = Handler.load(h, h == extra ? function : runtime);
+                    Handler handler = Handler.load(h, h.equals(extra) ? function : runtime);
                     ByteArrayOutputStream canned = new ByteArrayOutputStream();
                     for (int i = 0; i < 2; i++) {
                         byte[] body = event.getBytes(StandardCharsets.UTF_8);
