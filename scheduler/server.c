@@ -352,7 +352,8 @@ static void dispatch_line(struct conn *c, const char *line, size_t len)
 	if (nul) {
 		char msg[300];
 
-		snprintf(msg, sizeof(msg), "%.200s must not contain a NUL character (\\u0000): only Payload may", nul);
+		snprintf(msg, sizeof(msg),
+			 "%.200s must not contain a NUL character (\\u0000): only Payload may", nul);
 		reply_error(c, json_object_get(params, "id"), API_ERR_INVALID, msg);
 		json_decref(params);
 		return;
