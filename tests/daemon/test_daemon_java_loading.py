@@ -342,6 +342,21 @@ public class Handler {
         out.put("rootJar", root.Only.name() + " from " + where(root.Only.class));
         out.put("layer", layer.Util.say(context.getFunctionName().length()) + " from " + where(layer.Util.class));
         out.put("resource", read(mine.getResourceAsStream("config/app.properties")));
+        java.net.URL url = mine.getResource("config/app.properties");
+        out.put("resourceUrl", url + " " + read(url.openStream()));
+        java.util.List<String> all = new java.util.ArrayList<>();
+        for (java.util.Enumeration<java.net.URL> e = mine.getResources("shared.txt"); e.hasMoreElements();) {
+            java.net.URL u = e.nextElement();
+            all.add(u + " " + read(u.openStream()));
+        }
+        out.put("allShared", all);
+        out.put("spaced", read(mine.getResourceAsStream("dir with space/é.txt")) + " "
+                + mine.getResource("dir with space/é.txt"));
+        out.put("layerResource", read(Thread.currentThread().getContextClassLoader()
+                .getResourceAsStream("layer.txt")));
+        out.put("escape", String.valueOf(mine.getResource("../task/app/Handler.class"))
+                + " " + mine.getResourceAsStream("app/../../task/app/Handler.class"));
+        out.put("jdkResource", String.valueOf(mine.getResource("java/lang/Object.class")));
         out.put("contextLoader", Thread.currentThread().getContextClassLoader() == mine);
         out.put("contextIsTheRuntimes", Context.class.getClassLoader() != mine);
         try {
@@ -371,8 +386,12 @@ def test_java_class_path_layers_and_the_functions_own_loader(fns, client, workdi
                                  "    public static String which() { return \"a-helper \" + 1; }\n}\n"}, b / "a")
     (b / "a" / "config").mkdir()
     (b / "a" / "config" / "app.properties").write_text("greeting=from the a-helper jar\n")
+    (b / "a" / "shared.txt").write_text("a-helper\n")
+    (b / "a" / "dir with space").mkdir()
+    (b / "a" / "dir with space" / "é.txt").write_text("spaced\n")
     javac(b, {"lib/Helper.java": "package lib;\npublic class Helper {\n"
                                  "    public static String which() { return \"b-helper\"; }\n}\n"}, b / "b")
+    (b / "b" / "shared.txt").write_text("b-helper\n")
     only = "package root;\npublic class Only {\n    public static String name() { return \"only in a root jar, %s\"; }\n}\n"
     javac(b, {"root/Only.java": only % "base"}, b / "root")
     javac(b, {"root/Only.java": only % "release 17"}, b / "root17")
@@ -390,12 +409,14 @@ def test_java_class_path_layers_and_the_functions_own_loader(fns, client, workdi
     code = workdir / "cp-code"
     (code / "app").mkdir(parents=True)
     (b / "app" / "app" / "Handler.class").rename(code / "app" / "Handler.class")
+    (code / "shared.txt").write_text("classes directory\n")
     jar(code / "lib" / "a-helper.jar", b / "a",
         manifest="Manifest-Version: 1.0\nImplementation-Version: 1.2.3\n")
     jar(code / "lib" / "b-helper.jar", b / "b")
     jar(code / "lib" / "0-core.jar", b / "fake")
     jar(code / "zz-root.jar", b / "root", release17=b / "root17")
     layer_dir = workdir / "cp-layer"
+    (b / "layer" / "layer.txt").write_text("from the layer\n")
     jar(layer_dir / "java" / "lib" / "util.jar", b / "layer")
     readable(code)
     readable(layer_dir)
@@ -414,6 +435,16 @@ def test_java_class_path_layers_and_the_functions_own_loader(fns, client, workdi
     assert p["rootJar"] == "only in a root jar, release 17 from file:/var/task/zz-root.jar", p
     assert p["layer"] == f"layer {len(name)}! from file:/opt/java/lib/util.jar", p
     assert p["resource"] == "greeting=from the a-helper jar", p
+    # Resources: the URLs the JDK's class path gives, in class path order, readable.
+    assert p["resourceUrl"] == ("jar:file:/var/task/lib/a-helper.jar!/config/app.properties "
+                                "greeting=from the a-helper jar"), p
+    assert p["allShared"] == ["file:/var/task/shared.txt classes directory",
+                              "jar:file:/var/task/lib/a-helper.jar!/shared.txt a-helper",
+                              "jar:file:/var/task/lib/b-helper.jar!/shared.txt b-helper"], p
+    assert p["spaced"] == "spaced jar:file:/var/task/lib/a-helper.jar!/dir%20with%20space/%C3%A9.txt", p
+    assert p["layerResource"] == "from the layer", p
+    assert p["escape"] == "null null", p  # no way out of a class path entry
+    assert p["jdkResource"].startswith("jrt:/java.base/java/lang/Object.class"), p
     assert p["contextLoader"] is True and p["contextIsTheRuntimes"] is True, p
     assert p["runtimeInternals"] == "hidden", p
     assert p["byName"] == "lib.Helper", p

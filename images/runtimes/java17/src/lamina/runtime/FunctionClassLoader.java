@@ -7,12 +7,14 @@ import java.io.InputStream;
 import java.net.MalformedURLException;
 import java.net.URL;
 import java.net.URLClassLoader;
+import java.nio.charset.StandardCharsets;
 import java.security.CodeSigner;
 import java.security.CodeSource;
 import java.security.Permission;
 import java.security.PermissionCollection;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Enumeration;
 import java.util.HashSet;
 import java.util.List;
@@ -38,10 +40,12 @@ import java.util.zip.ZipFile;
  * be looked up in the runtime's jar, which the JVM has not opened otherwise (its classes
  * come from the class-data-sharing archive): ~2 ms of every cold start.
  *
- * <p>Each class it defines goes through {@link ConcatRewriter} first. Resources
- * ({@code getResource}, {@code getResources}) are URLClassLoader's own, over the same
- * class path. java.io only: java.nio.file's first use costs ~2 ms of class
- * initialisation, on the critical path of every cold start.
+ * <p>Each class it defines goes through {@link ConcatRewriter} first. Resources are
+ * looked up in the same open jars and directories, with the URLs URLClassLoader would
+ * give them: its own lookup would open every jar a second time, in order, up to the one
+ * holding the resource (~10 ms of init for a resource in a function's 30th jar).
+ * java.io only: java.nio.file's first use costs ~2 ms of class initialisation, on the
+ * critical path of every cold start.
  */
 final class FunctionClassLoader extends URLClassLoader {
     static {
@@ -63,6 +67,29 @@ final class FunctionClassLoader extends URLClassLoader {
             this.url = new URL("file", null, -1, jar ? path.getPath() : path.getPath() + "/");
             this.jar = jar;
             this.unsigned = new CodeSource(url, (CodeSigner[]) null);
+        }
+
+        /** Where a resource of this entry is (its URL as URLClassLoader gives it), or null. */
+        URL resource(String name) throws MalformedURLException {
+            if (jar) {
+                JarFile f = jar();
+                JarEntry e = f != null ? f.getJarEntry(name) : null;
+                // A multi-release jar's entry of this release is named by its real path.
+                return e == null ? null
+                        : new URL("jar", "", -1, url + "!/" + encodePath(f.isMultiRelease() ? e.getRealName() : name));
+            }
+            return new File(path, name).exists() ? new URL(url, encodePath(name)) : null;
+        }
+
+        /** The resource's content, or null if this entry has none. */
+        InputStream open(String name) throws IOException {
+            if (jar) {
+                JarFile f = jar();
+                JarEntry e = f != null ? f.getJarEntry(name) : null;
+                return e == null ? null : f.getInputStream(e);
+            }
+            File file = new File(path, name);
+            return file.isFile() ? new FileInputStream(file) : null;
         }
 
         /** The jar, opened with its multi-release versions; null if it cannot be read. */
@@ -236,6 +263,115 @@ final class FunctionClassLoader extends URLClassLoader {
     private Class<?> define(String name, byte[] b, CodeSource source) {
         byte[] rewritten = ConcatRewriter.rewrite(b);
         return defineClass(name, rewritten, 0, rewritten.length, source);
+    }
+
+    // ---------------------------------------------------------------- resources
+
+    /**
+     * Whether a resource name stays inside a class path entry: not absolute, no ".."
+     * segment (a directory's file would otherwise be any file of the instance).
+     */
+    private static boolean inside(String name) {
+        if (name.isEmpty() || name.charAt(0) == '/') {
+            return false;
+        }
+        for (int i = 0; (i = name.indexOf("..", i)) >= 0; i += 2) {
+            boolean starts = i == 0 || name.charAt(i - 1) == '/';
+            boolean ends = i + 2 == name.length() || name.charAt(i + 2) == '/';
+            if (starts && ends) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** name percent-encoded as a URL path (UTF-8), as the JDK's class path URLs are. */
+    static String encodePath(String name) {
+        int i = 0;
+        while (i < name.length() && pathSafe(name.charAt(i))) {
+            i++;
+        }
+        if (i == name.length()) {
+            return name;
+        }
+        StringBuilder b = new StringBuilder(name.length() + 16);
+        for (byte x : name.getBytes(StandardCharsets.UTF_8)) {
+            int c = x & 0xff;
+            if (c < 0x80 && pathSafe((char) c)) {
+                b.append((char) c);
+            } else {
+                b.append('%').append(HEX[c >> 4]).append(HEX[c & 15]);
+            }
+        }
+        return b.toString();
+    }
+
+    private static final char[] HEX = "0123456789ABCDEF".toCharArray();
+
+    private static boolean pathSafe(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                || "/-_.!~*'();:@&=+$,".indexOf(c) >= 0;
+    }
+
+    @Override
+    public URL findResource(String name) {
+        if (!inside(name)) {
+            return null;
+        }
+        for (Root r : roots) {
+            try {
+                URL u = r.resource(name);
+                if (u != null) {
+                    return u;
+                }
+            } catch (MalformedURLException e) {
+                return null;
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public Enumeration<URL> findResources(String name) throws IOException {
+        List<URL> found = new ArrayList<>();
+        if (inside(name)) {
+            for (Root r : roots) {
+                URL u = r.resource(name);
+                if (u != null) {
+                    found.add(u);
+                }
+            }
+        }
+        return Collections.enumeration(found);
+    }
+
+    /**
+     * Read straight from the entry's open jar or directory (the JDK first, as
+     * getResource): through the URL, the jar would be opened once more.
+     */
+    @Override
+    public InputStream getResourceAsStream(String name) {
+        if (name == null) {
+            throw new NullPointerException("name");
+        }
+        URL jdk = getParent().getResource(name);
+        try {
+            if (jdk != null) {
+                return jdk.openStream();
+            }
+            if (!inside(name)) {
+                return null;
+            }
+            for (Root r : roots) {
+                InputStream in = r.open(name);
+                if (in != null) {
+                    return in;
+                }
+            }
+        } catch (IOException e) {
+            return null; // as URLClassLoader: an unreadable resource is no resource
+        }
+        return null;
     }
 
     /**
